@@ -1,0 +1,252 @@
+/**
+ * Byte-level helpers shared by every on-disk format: CRC32C, varints,
+ * fixed-width integers, byte comparison and key conversion.
+ *
+ * @module
+ */
+
+const CRC_TABLE: Int32Array = buildCrcTable();
+
+function buildCrcTable(): Int32Array {
+  // Slicing-by-8 tables for the Castagnoli polynomial (reflected 0x82f63b78).
+  const table = new Int32Array(256 * 8);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    table[i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    for (let t = 1; t < 8; t++) {
+      const prev = table[(t - 1) * 256 + i];
+      table[t * 256 + i] = (prev >>> 8) ^ table[prev & 0xff];
+    }
+  }
+  return table;
+}
+
+/**
+ * CRC32C (Castagnoli) of `bytes[start, end)`, continuing from `seed` (the
+ * CRC of the bytes before, or 0).
+ *
+ * @example
+ * ```ts
+ * import { crc32c } from "./coding.ts";
+ * crc32c(new TextEncoder().encode("123456789")); // 0xe3069283
+ * ```
+ */
+export function crc32c(
+  bytes: Uint8Array,
+  start = 0,
+  end: number = bytes.length,
+  seed = 0,
+): number {
+  const t = CRC_TABLE;
+  let c = ~seed;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c = t[1792 + (c & 0xff)] ^ t[1536 + ((c >>> 8) & 0xff)] ^
+      t[1280 + ((c >>> 16) & 0xff)] ^ t[1024 + (c >>> 24)] ^ t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** Compares two byte strings in lexicographic (unsigned byte) order. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** True when the two byte strings hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True when `bytes` starts with `prefix`. */
+export function hasPrefix(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * The smallest byte string greater than every string that starts with
+ * `prefix`, or undefined when there is none (the prefix is all 0xff).
+ */
+export function prefixSuccessor(prefix: Uint8Array): Uint8Array | undefined {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i] !== 0xff) {
+      const out = prefix.slice(0, i + 1);
+      out[i]++;
+      return out;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Maps bytes to a string with one UTF-16 code unit per byte. String order of
+ * the results equals byte order of the inputs, which lets the memtable use
+ * the engine's native string comparison and hashing.
+ */
+export function bytesToKeyString(bytes: Uint8Array): string {
+  if (bytes.length <= 4096) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(
+      null,
+      bytes.subarray(i, i + 4096) as unknown as number[],
+    );
+  }
+  return out;
+}
+
+/** Inverse of {@linkcode bytesToKeyString}. */
+export function keyStringToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Number of bytes the varint encoding of `n` takes (n ≤ 2^53). */
+export function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+/** Writes `n` (0 ≤ n ≤ 2^53) as a LEB128 varint at `pos`; returns the next position. */
+export function putVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/**
+ * A cursor for decoding little-endian integers and varints; every read is
+ * bounds-checked and reports overruns through `onError`.
+ */
+export class ByteReader {
+  /** The bytes being read. */
+  readonly bytes: Uint8Array;
+  /** The current read position. */
+  pos: number;
+  /** The end of the readable range. */
+  readonly end: number;
+  #onError: (message: string, offset: number) => never;
+
+  /** Reads `bytes[start, end)`; overruns call `onError`, which must throw. */
+  constructor(
+    bytes: Uint8Array,
+    onError: (message: string, offset: number) => never,
+    start = 0,
+    end: number = bytes.length,
+  ) {
+    this.bytes = bytes;
+    this.pos = start;
+    this.end = end;
+    this.#onError = onError;
+  }
+
+  /** Reads a varint of up to 53 bits. */
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) this.#onError("truncated varint", this.pos);
+      const b = this.bytes[this.pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    return this.#onError("varint too long", this.pos);
+  }
+
+  /** Reads `n` bytes as a view (no copy). */
+  bytesView(n: number): Uint8Array {
+    if (n < 0 || this.pos + n > this.end) this.#onError(`length ${n} overruns the record`, this.pos);
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** Reads a varint length followed by that many bytes (a view). */
+  lengthPrefixed(): Uint8Array {
+    return this.bytesView(this.varint());
+  }
+
+  /** Reads a little-endian uint32. */
+  u32(): number {
+    if (this.pos + 4 > this.end) this.#onError("truncated u32", this.pos);
+    const v = readU32(this.bytes, this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** True when every byte has been read. */
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+}
+
+/** Reads a little-endian uint32 at `pos`. */
+export function readU32(buf: Uint8Array, pos: number): number {
+  return (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)) >>> 0;
+}
+
+/** Writes a little-endian uint32 at `pos`. */
+export function writeU32(buf: Uint8Array, pos: number, v: number): void {
+  buf[pos] = v & 0xff;
+  buf[pos + 1] = (v >>> 8) & 0xff;
+  buf[pos + 2] = (v >>> 16) & 0xff;
+  buf[pos + 3] = (v >>> 24) & 0xff;
+}
+
+/** Reads a little-endian unsigned integer of up to 53 bits stored in 8 bytes. */
+export function readU64(buf: Uint8Array, pos: number): number {
+  return readU32(buf, pos) + readU32(buf, pos + 4) * 0x1_0000_0000;
+}
+
+/** Writes an unsigned integer of up to 53 bits as 8 little-endian bytes. */
+export function writeU64(buf: Uint8Array, pos: number, v: number): void {
+  writeU32(buf, pos, v >>> 0);
+  writeU32(buf, pos + 4, Math.floor(v / 0x1_0000_0000));
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** UTF-8 encodes strings; passes byte arrays through. */
+export function toBytes(input: Uint8Array | string): Uint8Array {
+  return typeof input === "string" ? utf8Encoder.encode(input) : input;
+}
+
+/** A 32-bit hash of a byte string (FNV-1a followed by a murmur3 finalizer). */
+export function hash32(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

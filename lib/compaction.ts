@@ -1,0 +1,311 @@
+/**
+ * Leveled compaction: which files to merge next, which versions a merge may
+ * drop, and where its output is cut into files.
+ *
+ * Level 0 holds flushed tables that may overlap; levels 1 to 6 are sorted
+ * runs. Level targets are derived from the deepest level, each level about
+ * a tenth of the next, so that most data sits in the last level and space
+ * amplification stays near 1.1. A compaction takes one bounded slice: all
+ * overlapping level-0 files, or one file of a deeper level, plus the files
+ * of the next level that overlap it, so its cost does not grow with the
+ * database.
+ *
+ * @module
+ */
+
+import { compareBytes, equalBytes } from "./coding.ts";
+import { KIND_DELETE, type Kind } from "./internal_key.ts";
+import { type FileMeta, NUM_LEVELS, type Version } from "./manifest.ts";
+
+/** Tuning of leveled compaction. */
+export interface CompactionOptions {
+  /** Level-0 file count that starts a compaction (default 4). */
+  l0CompactionTrigger: number;
+  /** Level-0 file count at which each write is delayed (default 8). */
+  l0SlowdownTrigger: number;
+  /** Level-0 file count at which writes wait for compaction (default 12). */
+  l0StopTrigger: number;
+  /** Capacity of level 1; each deeper level holds `levelMultiplier` times more (default 16 MiB). */
+  levelBaseBytes: number;
+  /** Size ratio between adjacent levels (default 10). */
+  levelMultiplier: number;
+  /** Size at which compaction output is cut into a new file (default 2 MiB). */
+  targetFileSize: number;
+}
+
+/** The defaults of {@linkcode CompactionOptions}. */
+export const DEFAULT_COMPACTION_OPTIONS: CompactionOptions = {
+  l0CompactionTrigger: 4,
+  l0SlowdownTrigger: 8,
+  l0StopTrigger: 12,
+  levelBaseBytes: 16 * 1024 * 1024,
+  levelMultiplier: 10,
+  targetFileSize: 2 * 1024 * 1024,
+};
+
+/** The deepest level (1 or more) holding files; 1 when levels 1+ are empty. */
+export function bottomLevel(version: Version): number {
+  for (let l = NUM_LEVELS - 1; l >= 1; l--) if (version.levels[l].length > 0) return l;
+  return 1;
+}
+
+/**
+ * Target bytes of each level (index 0 unused). The bottom level may grow to
+ * its capacity, `levelBaseBytes × multiplier^(level-1)`; the levels above it
+ * are sized from its actual bytes, each a `multiplier`-th of the next.
+ */
+export function levelTargets(version: Version, options: CompactionOptions): number[] {
+  const bottom = bottomLevel(version);
+  const targets = new Array<number>(NUM_LEVELS).fill(Infinity);
+  const capacity = (l: number) => options.levelBaseBytes * options.levelMultiplier ** (l - 1);
+  targets[bottom] = bottom === NUM_LEVELS - 1 ? Infinity : capacity(bottom);
+  let size = version.levelBytes(bottom);
+  for (let l = bottom - 1; l >= 1; l--) {
+    size /= options.levelMultiplier;
+    targets[l] = Math.max(size, options.targetFileSize);
+  }
+  return targets;
+}
+
+/** Compaction score per level: ≥ 1 means the level needs compacting. */
+export function levelScores(version: Version, options: CompactionOptions): number[] {
+  const targets = levelTargets(version, options);
+  const scores = [version.levels[0].length / options.l0CompactionTrigger];
+  for (let l = 1; l < NUM_LEVELS; l++) scores.push(version.levelBytes(l) / targets[l]);
+  return scores;
+}
+
+/** One compaction to run: `inputs` of `level` merged with `overlaps` of `level + 1`. */
+export interface CompactionPlan {
+  /** The level compacted. */
+  level: number;
+  /** Its files taking part. */
+  inputs: FileMeta[];
+  /** Files of `level + 1` overlapping the inputs. */
+  overlaps: FileMeta[];
+  /** Files of `level + 2` overlapping the inputs' range, to bound future work. */
+  grandparents: FileMeta[];
+  /** Why it was picked. */
+  reason: string;
+}
+
+function rangeOf(files: readonly FileMeta[]): [Uint8Array, Uint8Array] {
+  let lo = files[0].smallest;
+  let hi = files[0].largest;
+  for (const f of files) {
+    if (compareBytes(f.smallest, lo) < 0) lo = f.smallest;
+    if (compareBytes(f.largest, hi) > 0) hi = f.largest;
+  }
+  return [lo, hi];
+}
+
+/**
+ * The level-0 files overlapping [start, end], grown until closed under
+ * overlap: a newer file must never move below an older one it overlaps.
+ */
+function level0Inputs(version: Version, start?: Uint8Array, end?: Uint8Array): FileMeta[] {
+  let inputs = version.overlapping(0, start, end);
+  for (;;) {
+    if (inputs.length === 0) return inputs;
+    const [lo, hi] = rangeOf(inputs);
+    const grown = version.overlapping(0, lo, hi);
+    if (grown.length === inputs.length) return inputs;
+    inputs = grown;
+  }
+}
+
+function planFor(version: Version, level: number, inputs: FileMeta[], reason: string): CompactionPlan {
+  const [lo, hi] = rangeOf(inputs);
+  return {
+    level,
+    inputs,
+    overlaps: version.overlapping(level + 1, lo, hi),
+    grandparents: level + 2 < NUM_LEVELS ? version.overlapping(level + 2, lo, hi) : [],
+    reason,
+  };
+}
+
+/**
+ * The most urgent compaction, or undefined when every score is below 1.
+ * `pointers` remembers, per level, where the last slice ended, so that
+ * slices go round the key space.
+ */
+export function pickCompaction(
+  version: Version,
+  options: CompactionOptions,
+  pointers: Map<number, Uint8Array>,
+): CompactionPlan | undefined {
+  const scores = levelScores(version, options);
+  let best = -1;
+  for (let l = 0; l < NUM_LEVELS - 1; l++) {
+    if (scores[l] >= 1 && (best < 0 || scores[l] > scores[best])) best = l;
+  }
+  if (best < 0) return undefined;
+  const reason = `level ${best} score ${scores[best].toFixed(2)}`;
+  if (best === 0) return planFor(version, 0, level0Inputs(version), reason);
+  const files = version.levels[best];
+  const after = pointers.get(best);
+  const file = (after && files.find((f) => compareBytes(f.smallest, after) > 0)) || files[0];
+  return planFor(version, best, [file], reason);
+}
+
+/**
+ * Plans that move the data of [start, end] down, one per level from the top
+ * to just above the deepest level holding any of it.
+ */
+export function planRange(
+  version: Version,
+  level: number,
+  start?: Uint8Array,
+  end?: Uint8Array,
+): CompactionPlan | undefined {
+  const inputs = level === 0
+    ? level0Inputs(version, start, end)
+    : version.overlapping(level, start, end);
+  if (inputs.length === 0) return undefined;
+  return planFor(version, level, inputs, `manual, level ${level}`);
+}
+
+/** The deepest level holding a file that overlaps [start, end]. */
+export function deepestOverlapping(version: Version, start?: Uint8Array, end?: Uint8Array): number {
+  for (let l = NUM_LEVELS - 1; l >= 0; l--) {
+    if (version.overlapping(l, start, end).length > 0) return l;
+  }
+  return 0;
+}
+
+/**
+ * Answers "may a level below the output hold this key?" for keys presented
+ * in ascending order, walking each deeper level's files once.
+ */
+export class DeeperLevels {
+  #levels: (readonly FileMeta[])[];
+  #positions: number[];
+
+  /** Watches the levels of `version` deeper than `outputLevel`. */
+  constructor(version: Version, outputLevel: number) {
+    this.#levels = version.levels.slice(outputLevel + 1).filter((files) => files.length > 0);
+    this.#positions = this.#levels.map(() => 0);
+  }
+
+  /** True when some deeper file's range holds `key`. Keys must not decrease between calls. */
+  mayHold(key: Uint8Array): boolean {
+    for (let i = 0; i < this.#levels.length; i++) {
+      const files = this.#levels[i];
+      let p = this.#positions[i];
+      while (p < files.length && compareBytes(files[p].largest, key) < 0) p++;
+      this.#positions[i] = p;
+      if (p < files.length && compareBytes(files[p].smallest, key) <= 0) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Decides, entry by entry in internal-key order, which versions a merge
+ * keeps. A version is kept when some reader can see it: the latest state,
+ * or a live snapshot reading at a sequence number from the version up to
+ * (not including) the next newer version of the key. A tombstone is dropped
+ * when no snapshot predates it and no deeper level may hold the key.
+ *
+ * @example
+ * ```ts
+ * import { VersionFilter } from "./compaction.ts";
+ * import { KIND_PUT } from "./internal_key.ts";
+ * const f = new VersionFilter([], () => false);
+ * const k = new Uint8Array([1]);
+ * console.log(f.keep(k, 9, KIND_PUT), f.keep(k, 3, KIND_PUT)); // true false
+ * ```
+ */
+export class VersionFilter {
+  #snapshots: readonly number[];
+  #deeperMayHold: (key: Uint8Array) => boolean;
+  #key: Uint8Array | undefined;
+  #newerSeq = Infinity;
+  /** Versions dropped so far. */
+  dropped = 0;
+
+  /**
+   * `snapshots`: live snapshot sequence numbers, ascending.
+   * `deeperMayHold`: whether a level below the output may hold a key.
+   */
+  constructor(snapshots: readonly number[], deeperMayHold: (key: Uint8Array) => boolean) {
+    this.#snapshots = snapshots;
+    this.#deeperMayHold = deeperMayHold;
+  }
+
+  /** True when the entry must be written to the output. */
+  keep(key: Uint8Array, seq: number, kind: Kind): boolean {
+    if (this.#key === undefined || !equalBytes(key, this.#key)) {
+      this.#key = key.slice();
+      this.#newerSeq = Infinity;
+    }
+    const newer = this.#newerSeq;
+    this.#newerSeq = seq;
+    if (newer !== Infinity && !this.#snapshotIn(seq, newer)) {
+      this.dropped++;
+      return false;
+    }
+    if (kind === KIND_DELETE) {
+      const oldestSnapshot = this.#snapshots.length > 0 ? this.#snapshots[0] : Infinity;
+      if (oldestSnapshot >= seq && !this.#deeperMayHold(key)) {
+        this.dropped++;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // True when a snapshot reads at a sequence number in [from, to).
+  #snapshotIn(from: number, to: number): boolean {
+    const s = this.#snapshots;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid] < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < s.length && s[lo] < to;
+  }
+}
+
+/**
+ * Decides where compaction output is cut into files: after `targetFileSize`
+ * bytes, or when the file would overlap too much of the level below its
+ * output (which bounds the cost of compacting it later). Cuts fall only
+ * between user keys, so a key's versions never span two files of a level.
+ */
+export class OutputSplitter {
+  #grandparents: readonly FileMeta[];
+  #index = 0;
+  #overlapBytes = 0;
+  #maxOverlap: number;
+  #targetSize: number;
+  #seenKey = false;
+
+  /** Cuts at `targetFileSize`, or at 10× that of overlap with `grandparents`. */
+  constructor(grandparents: readonly FileMeta[], targetFileSize: number) {
+    this.#grandparents = grandparents;
+    this.#targetSize = targetFileSize;
+    this.#maxOverlap = 10 * targetFileSize;
+  }
+
+  /**
+   * Called with each new user key (not each version) before it is added;
+   * true when the current output should be finished first.
+   */
+  cutBefore(key: Uint8Array, currentSize: number): boolean {
+    const gp = this.#grandparents;
+    while (this.#index < gp.length && compareBytes(key, gp[this.#index].largest) > 0) {
+      if (this.#seenKey) this.#overlapBytes += gp[this.#index].size;
+      this.#index++;
+    }
+    this.#seenKey = true;
+    if (currentSize >= this.#targetSize || this.#overlapBytes > this.#maxOverlap) {
+      this.#overlapBytes = 0;
+      return currentSize > 0;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,1587 @@
+/**
+ * The engine: the write path (WAL, memtable, group commit), the read path
+ * (memtables, then levels, each table guarded by its bloom filter),
+ * recovery, and the background work that flushes memtables and compacts
+ * levels.
+ *
+ * JavaScript runs one piece of code at a time, so the state lock of the
+ * design is the event loop itself: every change of state (a memtable
+ * switch, a version install) is a synchronous block that nothing can
+ * interleave with. Background jobs build their output in slices and yield
+ * between them, so reads and writes go on while they run; only the install
+ * at their end (a synced manifest edit, then the new version) is atomic.
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import {
+  bytesToKeyString,
+  compareBytes,
+  equalBytes,
+  hash32,
+  hasPrefix,
+  prefixSuccessor,
+} from "./coding.ts";
+import {
+  bottomLevel,
+  type CompactionOptions,
+  type CompactionPlan,
+  DEFAULT_COMPACTION_OPTIONS,
+  DeeperLevels,
+  deepestOverlapping,
+  levelScores,
+  levelTargets,
+  OutputSplitter,
+  pickCompaction,
+  planRange,
+  VersionFilter,
+} from "./compaction.ts";
+import { ClosedError, CorruptionError, StrataError } from "./errors.ts";
+import { defaultFileSystem, type FileLock, type FileSystem, joinPath } from "./fs.ts";
+import {
+  type Found,
+  type InternalIterator,
+  KIND_DELETE,
+  KIND_PUT,
+  type Kind,
+  MAX_SEQUENCE,
+} from "./internal_key.ts";
+import { LevelIterator } from "./level_iterator.ts";
+import {
+  type FileMeta,
+  Manifest,
+  manifestName,
+  NUM_LEVELS,
+  recoverManifest,
+  Version,
+  type VersionEdit,
+} from "./manifest.ts";
+import { MemTable } from "./memtable.ts";
+import { type Entry, MergingIterator, VisibleIterator } from "./merge_iterator.ts";
+import { BlockCache } from "./sstable/block_cache.ts";
+import { TableBuilder } from "./sstable/table_builder.ts";
+import { TableCache, tableName } from "./table_cache.ts";
+import { LogWriter, readLog, WAL_MAGIC } from "./wal.ts";
+import {
+  Batch,
+  type BatchOp,
+  type Bytes,
+  checkKey,
+  checkValue,
+  decodeBatch,
+  encodeBatch,
+  encodedOpSize,
+} from "./write_batch.ts";
+
+export type { Entry } from "./merge_iterator.ts";
+export type { Bytes } from "./write_batch.ts";
+
+/** Options of {@linkcode open}. */
+export interface OpenOptions {
+  /** Bytes of writes the active memtable holds before it is frozen and flushed (default 4 MiB). */
+  memtableSize?: number;
+  /** Bytes of table blocks kept in memory (default 32 MiB; 0 disables the cache). */
+  blockCacheSize?: number;
+  /** Make every write durable before it resolves, unless the write says otherwise (default false). */
+  sync?: boolean;
+  /** Create the database when the directory holds none (default true). */
+  createIfMissing?: boolean;
+  /** Fail when the directory already holds a database (default false). */
+  errorIfExists?: boolean;
+  /** Table files kept open at most, beyond those in use (default 1000). */
+  maxOpenFiles?: number;
+  /** Target size of a table's data blocks before compression (default 4096). */
+  blockSize?: number;
+  /** Bloom filter bits per key (default 10, about 1% false positives). */
+  bloomBitsPerKey?: number;
+  /** Frozen memtables waiting for flush at which writes wait (default 2). */
+  maxImmutableMemtables?: number;
+  /** Run compactions in the background as levels fill (default true). */
+  autoCompaction?: boolean;
+  /** Leveled compaction tuning. */
+  compaction?: Partial<CompactionOptions>;
+  /** The file system to use (default: the runtime's). */
+  fs?: FileSystem;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /** Wait until the write is on stable storage (fdatasync) before resolving. */
+  sync?: boolean;
+}
+
+/** Options of a scan. Keys are compared as bytes; strings are UTF-8 encoded. */
+export interface ScanOptions {
+  /** Smallest key included. */
+  start?: Bytes;
+  /** Keys from this one on are excluded. */
+  end?: Bytes;
+  /** Only keys starting with these bytes. */
+  prefix?: Bytes;
+  /** Largest key first. */
+  reverse?: boolean;
+  /** Stop after this many entries. */
+  limit?: number;
+}
+
+/** Options of {@linkcode DB.compact}. */
+export interface CompactOptions {
+  /** Smallest key of the range (default: the first key). */
+  start?: Bytes;
+  /** Largest key of the range, inclusive (default: the last key). */
+  end?: Bytes;
+}
+
+/** The shape of one level in {@linkcode DBStats}. */
+export interface LevelStats {
+  /** Level number, 0 to 6. */
+  level: number;
+  /** Number of table files. */
+  files: number;
+  /** Bytes of table files. */
+  bytes: number;
+  /** Bytes the level may hold before it is compacted (level 0: counted in files). */
+  target: number;
+  /** Compaction urgency: 1 or more means the level is due. */
+  score: number;
+}
+
+/** A picture of the database's shape and work so far. */
+export interface DBStats {
+  /** Files and bytes per level. */
+  levels: LevelStats[];
+  /** Memtables: the active one's bytes and entries, and the frozen ones waiting for flush. */
+  memtables: { activeBytes: number; activeEntries: number; immutable: number };
+  /** The last sequence number used. */
+  sequence: number;
+  /** Bytes of table files in all levels. */
+  totalTableBytes: number;
+  /** Bytes of keys and values written by users (encoded in the WAL). */
+  userBytesWritten: number;
+  /** Bytes written to the WAL. */
+  walBytesWritten: number;
+  /** Bytes of tables written by flushes. */
+  flushBytesWritten: number;
+  /** Bytes of tables written by compactions. */
+  compactionBytesWritten: number;
+  /** (WAL + flush + compaction bytes) / user bytes. */
+  writeAmplification: number;
+  /** Flushes completed. */
+  flushes: number;
+  /** Compactions completed (trivial moves included). */
+  compactions: number;
+  /** Total milliseconds writes spent waiting for background work. */
+  stallMs: number;
+  /** The longest single wait of a write, in milliseconds. */
+  longestStallMs: number;
+  /** Live snapshots and open scans. */
+  readers: number;
+  /** Block cache usage and hit rate. */
+  blockCache: { bytes: number; capacity: number; hits: number; misses: number };
+}
+
+const DEFAULTS = {
+  memtableSize: 4 * 1024 * 1024,
+  blockCacheSize: 32 * 1024 * 1024,
+  sync: false,
+  createIfMissing: true,
+  errorIfExists: false,
+  maxOpenFiles: 1000,
+  blockSize: 4096,
+  bloomBitsPerKey: 10,
+  maxImmutableMemtables: 2,
+  autoCompaction: true,
+};
+
+type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSystem };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const ENTRIES_PER_SLICE = 4096;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function walName(n: number): string {
+  return `${String(n).padStart(6, "0")}.log`;
+}
+
+function checkOptions<T extends object>(options: unknown, what: string): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${what} must be an object, got ${options === null ? "null" : typeof options}`);
+  }
+  return options as T;
+}
+
+function checkSize(value: unknown, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw new TypeError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function settingsFrom(options: OpenOptions): Settings {
+  const s = { ...DEFAULTS };
+  for (const [name, min] of [
+    ["memtableSize", 1024],
+    ["blockCacheSize", 0],
+    ["maxOpenFiles", 16],
+    ["blockSize", 256],
+    ["bloomBitsPerKey", 0],
+    ["maxImmutableMemtables", 1],
+  ] as const) {
+    const v = checkSize(options[name], name, min);
+    if (v !== undefined) s[name] = v;
+  }
+  for (const name of ["sync", "createIfMissing", "errorIfExists", "autoCompaction"] as const) {
+    const v = options[name];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw new TypeError(`${name} must be a boolean, got ${typeof v}`);
+    }
+    if (v !== undefined) s[name] = v;
+  }
+  const compaction = { ...DEFAULT_COMPACTION_OPTIONS };
+  const given = checkOptions<Partial<CompactionOptions>>(options.compaction, "compaction");
+  for (const name of Object.keys(compaction) as (keyof CompactionOptions)[]) {
+    const v = checkSize(given[name], `compaction.${name}`, 1);
+    if (v !== undefined) compaction[name] = v;
+  }
+  if (
+    !(compaction.l0CompactionTrigger <= compaction.l0SlowdownTrigger &&
+      compaction.l0SlowdownTrigger <= compaction.l0StopTrigger)
+  ) {
+    throw new RangeError(
+      "compaction triggers must satisfy l0CompactionTrigger ≤ l0SlowdownTrigger ≤ l0StopTrigger",
+    );
+  }
+  if (compaction.levelMultiplier < 2) throw new RangeError("compaction.levelMultiplier must be ≥ 2");
+  return { ...s, compaction, fs: options.fs ?? defaultFileSystem() };
+}
+
+interface PendingWrite {
+  ops: BatchOp[];
+  size: number;
+  sync: boolean;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** A positioned cursor that table writing walks forward. */
+interface EntrySource {
+  valid(): boolean;
+  next(): void;
+  key(): Uint8Array;
+  seq(): number;
+  kind(): Kind;
+  value(): Uint8Array;
+}
+
+interface Frozen {
+  mem: MemTable;
+  walNumber: number;
+}
+
+/**
+ * Opens (creating if missing) the database in `dir`. Only one handle may
+ * hold a directory at a time, across processes.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./db.ts";
+ * const db = await open(await Deno.makeTempDir());
+ * await db.put("hello", "world");
+ * console.log(new TextDecoder().decode(await db.get("hello"))); // "world"
+ * await db.close();
+ * ```
+ */
+export function open(dir: string, options?: OpenOptions): Promise<DB> {
+  try {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError(`dir must be a non-empty string, got ${typeof dir}`);
+    }
+    return Promise.resolve(DB.openSync(dir, settingsFrom(checkOptions(options, "options"))));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * An open database. Create it with {@linkcode open}.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./db.ts";
+ * await using db = await open(await Deno.makeTempDir());
+ * await db.batch().put("a", "1").put("b", "2").write();
+ * for await (const { key } of db.scan()) console.log(new TextDecoder().decode(key));
+ * ```
+ */
+export class DB {
+  #dir: string;
+  #fs: FileSystem;
+  #settings: Settings;
+  #lock: FileLock;
+  #manifest: Manifest;
+  #version: Version;
+  #pinned = new Map<Version, number>();
+  #obsolete = new Set<number>();
+  #pendingOutputs = new Set<number>();
+  #tables: TableCache;
+  #blocks: BlockCache | undefined;
+  #mem = new MemTable();
+  #frozen: Frozen[] = [];
+  #wal: LogWriter;
+  #walNumber: number;
+  #lastSeq: number;
+  #nextFileNumber: number;
+  #readers = new Map<number, number>();
+  #newestReaderSeq = -1;
+  #queue: PendingWrite[] = [];
+  #drainScheduled = false;
+  #waiters: (() => void)[] = [];
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #backgroundError: unknown;
+  #flushing: Promise<void> | undefined;
+  #compacting: Promise<void> | undefined;
+  #compactionChain: Promise<void> = RESOLVED;
+  #pointers = new Map<number, Uint8Array>();
+  #scanRegistry = new FinalizationRegistry<() => void>((release) => release());
+  #stats = {
+    userBytesWritten: 0,
+    walBytesWritten: 0,
+    flushBytesWritten: 0,
+    compactionBytesWritten: 0,
+    flushes: 0,
+    compactions: 0,
+    stallMs: 0,
+    longestStallMs: 0,
+  };
+
+  private constructor(
+    dir: string,
+    settings: Settings,
+    lock: FileLock,
+    recovered: {
+      manifest: Manifest;
+      version: Version;
+      wal: LogWriter;
+      walNumber: number;
+      lastSeq: number;
+      nextFileNumber: number;
+    },
+  ) {
+    this.#dir = dir;
+    this.#fs = settings.fs;
+    this.#settings = settings;
+    this.#lock = lock;
+    this.#manifest = recovered.manifest;
+    this.#version = recovered.version;
+    this.#wal = recovered.wal;
+    this.#walNumber = recovered.walNumber;
+    this.#lastSeq = recovered.lastSeq;
+    this.#nextFileNumber = recovered.nextFileNumber;
+    this.#blocks = settings.blockCacheSize > 0 ? new BlockCache(settings.blockCacheSize) : undefined;
+    this.#tables = new TableCache(this.#fs, dir, settings.maxOpenFiles, this.#blocks);
+  }
+
+  /** Opens the database synchronously; use {@linkcode open}. @internal */
+  static openSync(dir: string, settings: Settings): DB {
+    const fs = settings.fs;
+    if (!fs.exists(dir)) {
+      if (!settings.createIfMissing) throw new StrataError(`database does not exist: ${dir}`);
+      fs.mkdirp(dir);
+    }
+    const lock = fs.lock(joinPath(dir, "LOCK"));
+    try {
+      return DB.#recover(dir, settings, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  static #recover(dir: string, settings: Settings, lock: FileLock): DB {
+    const fs = settings.fs;
+    const names = fs.list(dir);
+    let version = Version.empty();
+    let logNumber = 0;
+    let nextFileNumber = 1;
+    let lastSeq = 0;
+    if (fs.exists(joinPath(dir, "CURRENT"))) {
+      if (settings.errorIfExists) throw new StrataError(`database already exists: ${dir}`);
+      const state = recoverManifest(fs, dir);
+      version = state.version;
+      logNumber = state.logNumber;
+      nextFileNumber = state.nextFileNumber;
+      lastSeq = state.lastSequence;
+      const present = new Set(names);
+      for (const n of version.fileNumbers()) {
+        if (!present.has(tableName(n))) {
+          throw new CorruptionError(`live table file is missing`, { file: joinPath(dir, tableName(n)) });
+        }
+      }
+    } else if (names.some((n) => /^(MANIFEST-\d+|\d+\.(sst|log))$/.test(n))) {
+      throw new CorruptionError("directory holds database files but no CURRENT", {
+        file: joinPath(dir, "CURRENT"),
+      });
+    } else if (!settings.createIfMissing) {
+      throw new StrataError(`database does not exist: ${dir}`);
+    }
+    let maxNumber = 0;
+    const wals: number[] = [];
+    for (const name of names) {
+      const m = /^(?:MANIFEST-)?(\d+)(\.log|\.sst)?$/.exec(name);
+      if (m === null) continue;
+      const n = Number(m[1]);
+      maxNumber = Math.max(maxNumber, n);
+      if (m[2] === ".log" && n >= logNumber) wals.push(n);
+    }
+    nextFileNumber = Math.max(nextFileNumber, maxNumber + 1);
+    wals.sort((a, b) => a - b);
+
+    // Replay the logs not yet flushed into one memtable, then write it as a
+    // level-0 table so the old logs can go.
+    const mem = new MemTable();
+    for (const n of wals) {
+      const path = joinPath(dir, walName(n));
+      const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
+      records.forEach((payload, i) => {
+        const batch = decodeBatch(payload, path, offsets[i]);
+        batch.ops.forEach((op, j) => {
+          mem.add(batch.firstSeq + j, op.kind, op.key, op.value.slice(), MAX_SEQUENCE);
+        });
+        lastSeq = Math.max(lastSeq, batch.firstSeq + batch.ops.length - 1);
+      });
+    }
+    const edit: VersionEdit = {};
+    if (mem.entries > 0) {
+      const number = nextFileNumber++;
+      const file = writeTableSync(fs, dir, number, mem.iterator(), settings);
+      fs.syncDir(dir);
+      edit.added = [{ level: 0, file }];
+      version = version.apply(edit);
+    }
+    const manifestNumber = nextFileNumber++;
+    const walNumber = nextFileNumber++;
+    const wal = LogWriter.create(fs.openWrite(joinPath(dir, walName(walNumber))), WAL_MAGIC);
+    wal.sync();
+    const manifest = Manifest.create(fs, dir, manifestNumber, {
+      version,
+      logNumber: walNumber,
+      nextFileNumber,
+      lastSequence: lastSeq,
+    });
+    // Everything the new manifest does not name is left over from before.
+    const live = version.fileNumbers();
+    for (const name of names) {
+      const m = /^(?:MANIFEST-)?(\d+)(\.log|\.sst)?$/.exec(name);
+      const stale = name.endsWith(".tmp") ||
+        (m !== null && (m[2] === ".sst" ? !live.has(Number(m[1])) : Number(m[1]) !== walNumber &&
+          Number(m[1]) !== manifestNumber));
+      if (stale) fs.remove(joinPath(dir, name));
+    }
+    const db = new DB(dir, settings, lock, {
+      manifest,
+      version,
+      wal,
+      walNumber,
+      lastSeq,
+      nextFileNumber,
+    });
+    db.#scheduleBackgroundWork();
+    return db;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Stores `value` under `key`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("k", "v", { sync: true });
+   * ```
+   */
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
+    try {
+      const k = checkKey(key);
+      const v = checkValue(value);
+      const op: BatchOp = {
+        kind: KIND_PUT,
+        key: k === key ? k.slice() : k,
+        value: v === value ? v.slice() : v,
+      };
+      return this.#write([op], 12 + encodedOpSize(op.key, op.value), options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Removes `key` (a missing key is not an error).
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.delete("k");
+   * ```
+   */
+  delete(key: Bytes, options?: WriteOptions): Promise<void> {
+    try {
+      const k = checkKey(key);
+      const op: BatchOp = { kind: KIND_DELETE, key: k === key ? k.slice() : k, value: EMPTY };
+      return this.#write([op], 12 + encodedOpSize(op.key, undefined), options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * A new batch bound to this database: chain `put` and `delete`, then
+   * `write()` applies them atomically.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.batch().put("a", "1").delete("b").write({ sync: true });
+   * ```
+   */
+  batch(): WriteBatch {
+    this.#checkOpen();
+    return new WriteBatch(this);
+  }
+
+  /**
+   * Applies a batch atomically: after any crash, all of it or none of it
+   * is visible.
+   *
+   * @example
+   * ```ts
+   * import { open, WriteBatch } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.write(new WriteBatch().put("a", "1"));
+   * ```
+   */
+  write(batch: WriteBatch, options?: WriteOptions): Promise<void> {
+    try {
+      if (!(batch instanceof Batch)) {
+        throw new TypeError("batch must be a WriteBatch");
+      }
+      if (batch.length === 0) {
+        this.#checkOpen();
+        checkOptions<WriteOptions>(options, "options");
+        return RESOLVED;
+      }
+      return this.#write(batch.ops.slice(), batch.encodedSize, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #write(ops: BatchOp[], size: number, options: WriteOptions | undefined): Promise<void> {
+    this.#checkOpen();
+    const sync = checkOptions<WriteOptions>(options, "options").sync ?? this.#settings.sync;
+    if (typeof sync !== "boolean") throw new TypeError(`sync must be a boolean, got ${typeof sync}`);
+    if (this.#backgroundError !== undefined) return Promise.reject(this.#backgroundError);
+    // Fast path: nothing queued, no sync and room in memory: apply now.
+    if (!sync && this.#queue.length === 0 && this.#hasRoom()) {
+      this.#apply([{ ops, size, sync, resolve: noop, reject: noop }]);
+      return RESOLVED;
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ ops, size, sync, resolve, reject });
+      if (!this.#drainScheduled) {
+        this.#drainScheduled = true;
+        // Drain after the current tick, so that writers issued together
+        // share one WAL write and one fdatasync (group commit).
+        queueMicrotask(() => this.#drain());
+      }
+    });
+  }
+
+  #hasRoom(): boolean {
+    return this.#frozen.length < this.#settings.maxImmutableMemtables &&
+      this.#version.levels[0].length < this.#settings.compaction.l0StopTrigger;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        if (this.#backgroundError !== undefined) throw this.#backgroundError;
+        if (!this.#hasRoom()) {
+          await this.#stall(() => this.#hasRoom());
+          continue;
+        }
+        if (this.#version.levels[0].length >= this.#settings.compaction.l0SlowdownTrigger) {
+          // Give background compaction a turn of the event loop per group.
+          await this.#stall(() => true, 1);
+        }
+        const group = this.#queue.splice(0);
+        try {
+          this.#apply(group);
+        } catch (e) {
+          for (const w of group) w.reject(e);
+          continue;
+        }
+        for (const w of group) w.resolve();
+      }
+    } catch (e) {
+      for (const w of this.#queue.splice(0)) w.reject(e);
+    } finally {
+      this.#drainScheduled = false;
+    }
+  }
+
+  async #stall(ready: () => boolean, minMs = 0): Promise<void> {
+    const started = performance.now();
+    if (minMs > 0) await new Promise((r) => setTimeout(r, minMs));
+    while (!ready() && this.#backgroundError === undefined && !this.#closed) {
+      this.#scheduleBackgroundWork();
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    const waited = performance.now() - started;
+    this.#stats.stallMs += waited;
+    if (waited > this.#stats.longestStallMs) this.#stats.longestStallMs = waited;
+    if (this.#closed) throw new ClosedError(`database is closed: ${this.#dir}`);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** Writes a group to the WAL (one write, one sync at most), then to the memtable. */
+  #apply(group: PendingWrite[]): void {
+    let seq = this.#lastSeq + 1;
+    const payloads: Uint8Array[] = [];
+    let sync = false;
+    for (const w of group) {
+      payloads.push(encodeBatch(w.ops, seq, w.size));
+      seq += w.ops.length;
+      sync ||= w.sync;
+    }
+    try {
+      this.#wal.append(payloads);
+      if (sync) this.#wal.sync();
+    } catch (e) {
+      // The log may now end in a partial record; accepting more writes
+      // after it would bury it mid-file.
+      this.#backgroundError = new StrataError(`write-ahead log failed; reopen the database`, {
+        cause: e,
+      });
+      throw this.#backgroundError;
+    }
+    const mem = this.#mem;
+    const newestReader = this.#newestReaderSeq;
+    seq = this.#lastSeq + 1;
+    for (const w of group) {
+      for (const op of w.ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
+      this.#stats.userBytesWritten += w.size;
+      this.#stats.walBytesWritten += w.size + 12;
+    }
+    this.#lastSeq = seq - 1;
+    if (mem.approximateSize >= this.#settings.memtableSize) this.#freeze();
+  }
+
+  /** Freezes the active memtable and starts a new WAL for its successor. */
+  #freeze(): void {
+    if (this.#mem.entries === 0) return;
+    const number = this.#nextFileNumber++;
+    const wal = LogWriter.create(this.#fs.openWrite(joinPath(this.#dir, walName(number))), WAL_MAGIC);
+    // The old log's tail must be durable before a newer log can hold writes
+    // acknowledged after it.
+    this.#wal.sync();
+    this.#wal.close();
+    this.#fs.syncDir(this.#dir);
+    this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
+    this.#mem = new MemTable();
+    this.#wal = wal;
+    this.#walNumber = number;
+    this.#scheduleBackgroundWork();
+  }
+
+  // ----------------------------------------------------------------- reads
+
+  /**
+   * The value stored under `key`, or undefined.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("k", "v");
+   * console.log(await db.get("k")); // Uint8Array [118]
+   * ```
+   */
+  get(key: Bytes): Promise<Uint8Array | undefined> {
+    try {
+      return Promise.resolve(this.getSync(key));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * {@linkcode DB.get}, synchronously: reads never wait on I/O queues.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * console.log(db.getSync("missing")); // undefined
+   * ```
+   */
+  getSync(key: Bytes): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#getAt(checkKey(key), this.#lastSeq);
+  }
+
+  #getAt(key: Uint8Array, readSeq: number): Uint8Array | undefined {
+    const found = this.#find(key, readSeq);
+    return found !== undefined && found.kind === KIND_PUT ? found.value.slice() : undefined;
+  }
+
+  #find(key: Uint8Array, readSeq: number): Found | undefined {
+    const keyString = bytesToKeyString(key);
+    let found = this.#mem.get(keyString, readSeq);
+    if (found !== undefined) return found;
+    for (let i = this.#frozen.length - 1; i >= 0; i--) {
+      found = this.#frozen[i].mem.get(keyString, readSeq);
+      if (found !== undefined) return found;
+    }
+    const levels = this.#version.levels;
+    const hash = hash32(key);
+    for (const f of levels[0]) {
+      if (compareBytes(key, f.smallest) < 0 || compareBytes(key, f.largest) > 0) continue;
+      found = this.#tables.get(f.number).get(key, readSeq, hash);
+      if (found !== undefined) return found;
+    }
+    for (let l = 1; l < NUM_LEVELS; l++) {
+      const files = levels[l];
+      if (files.length === 0) continue;
+      let lo = 0;
+      let hi = files.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareBytes(files[mid].largest, key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === files.length || compareBytes(key, files[lo].smallest) < 0) continue;
+      found = this.#tables.get(files[lo].number).get(key, readSeq, hash);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * The entries of a key range, in key order (or reverse), as of the
+   * moment of the call. Iterate it with `for await` or plain `for`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("user:1", "ada");
+   * for await (const { key, value } of db.scan({ prefix: "user:" })) {
+   *   console.log(new TextDecoder().decode(key), new TextDecoder().decode(value));
+   * }
+   * ```
+   */
+  scan(options?: ScanOptions): Scan {
+    this.#checkOpen();
+    return this.#scanAt(options, this.#lastSeq);
+  }
+
+  #scanAt(options: ScanOptions | undefined, readSeq: number): Scan {
+    const o = checkOptions<ScanOptions>(options, "scan options");
+    let start = o.start === undefined ? undefined : checkKey(o.start);
+    let end = o.end === undefined ? undefined : checkKey(o.end);
+    const prefix = o.prefix === undefined ? undefined : checkKey(o.prefix);
+    if (o.reverse !== undefined && typeof o.reverse !== "boolean") {
+      throw new TypeError(`reverse must be a boolean, got ${typeof o.reverse}`);
+    }
+    const limit = o.limit ?? Infinity;
+    if (typeof limit !== "number" || !(limit >= 0) || (limit !== Infinity && !Number.isInteger(limit))) {
+      throw new TypeError(`limit must be a non-negative integer, got ${String(o.limit)}`);
+    }
+    if (prefix !== undefined) {
+      if (start === undefined || compareBytes(start, prefix) < 0) start = prefix;
+      const after = prefixSuccessor(prefix);
+      if (after !== undefined && (end === undefined || compareBytes(after, end) < 0)) end = after;
+    }
+    const version = this.#version;
+    this.#pin(version);
+    this.#addReader(readSeq);
+    const acquired: number[] = [];
+    const openTable = (f: FileMeta): InternalIterator => {
+      const table = this.#tables.acquire(f.number);
+      acquired.push(f.number);
+      return table.iterator();
+    };
+    const sources: InternalIterator[] = [this.#mem.iterator()];
+    for (let i = this.#frozen.length - 1; i >= 0; i--) sources.push(this.#frozen[i].mem.iterator());
+    for (const f of version.levels[0]) {
+      if (overlapsRange(f, start, end)) sources.push(openTable(f));
+    }
+    for (let l = 1; l < NUM_LEVELS; l++) {
+      const files = version.levels[l].filter((f) => overlapsRange(f, start, end));
+      if (files.length > 0) sources.push(new LevelIterator(files, openTable));
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const n of acquired) this.#tables.release(n);
+      this.#removeReader(readSeq);
+      this.#unpin(version);
+    };
+    const scan = new Scan(
+      new VisibleIterator(sources, readSeq, { start, end, reverse: o.reverse ?? false }),
+      limit,
+      prefix,
+      release,
+      () => this.#checkOpen(),
+    );
+    this.#scanRegistry.register(scan, release, scan);
+    return scan;
+  }
+
+  /**
+   * A point-in-time view: reads through it see the database as it was
+   * when the snapshot was taken. Release it when done (or use `using`).
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("k", "old");
+   * using snap = db.snapshot();
+   * await db.put("k", "new");
+   * console.log(new TextDecoder().decode(await snap.get("k"))); // "old"
+   * ```
+   */
+  snapshot(): Snapshot {
+    this.#checkOpen();
+    const seq = this.#lastSeq;
+    this.#addReader(seq);
+    return new Snapshot(seq, {
+      get: (key: Bytes) => {
+        this.#checkOpen();
+        return this.#getAt(checkKey(key), seq);
+      },
+      scan: (options?: ScanOptions) => {
+        this.#checkOpen();
+        return this.#scanAt(options, seq);
+      },
+      release: () => this.#removeReader(seq),
+    });
+  }
+
+  #addReader(seq: number): void {
+    this.#readers.set(seq, (this.#readers.get(seq) ?? 0) + 1);
+    if (seq > this.#newestReaderSeq) this.#newestReaderSeq = seq;
+  }
+
+  #removeReader(seq: number): void {
+    const n = this.#readers.get(seq) ?? 0;
+    if (n <= 1) {
+      this.#readers.delete(seq);
+      if (seq === this.#newestReaderSeq) {
+        this.#newestReaderSeq = -1;
+        for (const s of this.#readers.keys()) {
+          if (s > this.#newestReaderSeq) this.#newestReaderSeq = s;
+        }
+      }
+    } else {
+      this.#readers.set(seq, n - 1);
+    }
+  }
+
+  #snapshotSeqs(): number[] {
+    return [...this.#readers.keys()].sort((a, b) => a - b);
+  }
+
+  #pin(version: Version): void {
+    this.#pinned.set(version, (this.#pinned.get(version) ?? 0) + 1);
+  }
+
+  #unpin(version: Version): void {
+    const n = this.#pinned.get(version)! - 1;
+    if (n > 0) {
+      this.#pinned.set(version, n);
+      return;
+    }
+    this.#pinned.delete(version);
+    this.#deleteObsoleteFiles();
+  }
+
+  // ------------------------------------------------------ background work
+
+  #scheduleBackgroundWork(): void {
+    if (this.#closed || this.#backgroundError !== undefined) return;
+    if (this.#flushing === undefined && this.#frozen.length > 0) {
+      this.#flushing = this.#runJob(() => this.#flushFrozen()).finally(() => {
+        this.#flushing = undefined;
+        this.#scheduleBackgroundWork();
+      });
+    }
+    if (
+      this.#compacting === undefined && this.#settings.autoCompaction &&
+      pickCompaction(this.#version, this.#settings.compaction, this.#pointers) !== undefined
+    ) {
+      this.#compacting = this.#runJob(() =>
+        this.#serialCompaction(async () => {
+          const plan = pickCompaction(this.#version, this.#settings.compaction, this.#pointers);
+          if (plan !== undefined) await this.#compact(plan);
+        })
+      ).finally(() => {
+        this.#compacting = undefined;
+        this.#scheduleBackgroundWork();
+      });
+    }
+  }
+
+  async #runJob(job: () => Promise<void>): Promise<void> {
+    // Start on a later turn so the caller's synchronous work finishes first.
+    await yieldToEventLoop();
+    try {
+      if (!this.#closed) await job();
+    } catch (e) {
+      if (!this.#closed) {
+        this.#backgroundError = e instanceof StrataError
+          ? e
+          : new StrataError(`background work failed: ${(e as Error)?.message ?? e}`, { cause: e });
+      }
+    } finally {
+      this.#wake();
+    }
+  }
+
+  /** Runs compactions one at a time, manual and automatic alike. */
+  #serialCompaction(job: () => Promise<void>): Promise<void> {
+    const run = this.#compactionChain.then(job);
+    this.#compactionChain = run.catch(() => {});
+    return run;
+  }
+
+  async #flushFrozen(): Promise<void> {
+    while (this.#frozen.length > 0 && !this.#closed) {
+      const { mem } = this.#frozen[0];
+      const number = this.#nextFileNumber++;
+      this.#pendingOutputs.add(number);
+      try {
+        const filter = new VersionFilter(this.#snapshotSeqs(), () => true);
+        const source = mem.iterator();
+        source.seekToFirst();
+        const outputs = await this.#writeTables(source, filter, undefined, [number]);
+        if (this.#closed) return;
+        const edit: VersionEdit = {
+          added: outputs.map((file) => ({ level: 0, file })),
+          logNumber: this.#frozen.length > 1 ? this.#frozen[1].walNumber : this.#walNumber,
+        };
+        this.#install(edit);
+        const done = this.#frozen.shift()!;
+        this.#fs.remove(joinPath(this.#dir, walName(done.walNumber)));
+        this.#stats.flushes++;
+        for (const f of outputs) this.#stats.flushBytesWritten += f.size;
+      } finally {
+        this.#pendingOutputs.delete(number);
+      }
+      this.#wake();
+      this.#scheduleBackgroundWork();
+    }
+  }
+
+  /** Writes a manifest edit (synced), then makes it the current version. */
+  #install(edit: VersionEdit): void {
+    edit.nextFileNumber = this.#nextFileNumber;
+    edit.lastSequence = this.#lastSeq;
+    if ((edit.added?.length ?? 0) > 0) this.#fs.syncDir(this.#dir);
+    this.#manifest.append(edit);
+    const previous = this.#version;
+    this.#version = previous.apply(edit);
+    for (const d of edit.deleted ?? []) this.#obsolete.add(d.number);
+    this.#deleteObsoleteFiles();
+  }
+
+  #deleteObsoleteFiles(): void {
+    if (this.#obsolete.size === 0) return;
+    const live = this.#version.fileNumbers();
+    for (const v of this.#pinned.keys()) for (const n of v.fileNumbers()) live.add(n);
+    for (const n of this.#obsolete) {
+      if (live.has(n) || this.#pendingOutputs.has(n)) continue;
+      this.#obsolete.delete(n);
+      this.#tables.drop(n);
+      this.#fs.remove(joinPath(this.#dir, tableName(n)));
+    }
+  }
+
+  /**
+   * Streams `source` (already positioned) through `filter` into new tables, cut by `splitter`
+   * (one table when undefined). File numbers come from `numbers`, then from
+   * the counter. Yields to the event loop between slices.
+   */
+  async #writeTables(
+    source: EntrySource,
+    filter: VersionFilter,
+    splitter: OutputSplitter | undefined,
+    numbers: number[],
+  ): Promise<FileMeta[]> {
+    const outputs: FileMeta[] = [];
+    let current: { number: number; builder: TableBuilder; file: ReturnType<FileSystem["openWrite"]> } | undefined;
+    const finish = () => {
+      if (current === undefined) return;
+      const { number, builder, file } = current;
+      current = undefined;
+      const p = builder.finish();
+      file.sync();
+      file.close();
+      outputs.push(metaOf(number, p));
+    };
+    const abandon = () => {
+      if (current === undefined) return;
+      current.file.close();
+      this.#fs.remove(current.file.path);
+      current = undefined;
+    };
+    try {
+      let lastKey: Uint8Array | undefined;
+      let count = 0;
+      while (source.valid()) {
+        const key = source.key();
+        if (lastKey === undefined || !equalBytes(key, lastKey)) {
+          if (current !== undefined && splitter?.cutBefore(key, current.builder.estimatedSize())) {
+            finish();
+          }
+          lastKey = key.slice();
+        }
+        const seq = source.seq();
+        const kind = source.kind();
+        if (filter.keep(key, seq, kind)) {
+          if (current === undefined) {
+            const number = numbers.shift() ?? this.#nextFileNumber++;
+            this.#pendingOutputs.add(number);
+            const file = this.#fs.openWrite(joinPath(this.#dir, tableName(number)));
+            current = { number, file, builder: newBuilder(file, this.#settings) };
+          }
+          current.builder.add(key, seq, kind, source.value());
+        }
+        source.next();
+        if (++count % ENTRIES_PER_SLICE === 0) {
+          await yieldToEventLoop();
+          if (this.#closed) {
+            abandon();
+            for (const f of outputs) this.#fs.remove(joinPath(this.#dir, tableName(f.number)));
+            return [];
+          }
+        }
+      }
+      finish();
+      return outputs;
+    } catch (e) {
+      abandon();
+      throw e;
+    }
+  }
+
+  async #compact(plan: CompactionPlan): Promise<void> {
+    const { level, inputs, overlaps, grandparents } = plan;
+    const out = level + 1;
+    const targetSize = this.#settings.compaction.targetFileSize;
+    const gpBytes = grandparents.reduce((s, f) => s + f.size, 0);
+    const deleted = [
+      ...inputs.map((f) => ({ level, number: f.number })),
+      ...overlaps.map((f) => ({ level: out, number: f.number })),
+    ];
+    if (inputs.length === 1 && overlaps.length === 0 && gpBytes <= 10 * targetSize) {
+      // Nothing to merge with: move the file down without rewriting it.
+      this.#install({ deleted, added: [{ level: out, file: inputs[0] }] });
+      this.#obsolete.delete(inputs[0].number);
+      this.#pointers.set(level, inputs[0].largest);
+      this.#stats.compactions++;
+      return;
+    }
+    const version = this.#version;
+    this.#pin(version);
+    const acquired: number[] = [];
+    const openTable = (f: FileMeta): InternalIterator => {
+      const t = this.#tables.acquire(f.number);
+      acquired.push(f.number);
+      return t.iterator();
+    };
+    try {
+      const sources: InternalIterator[] = level === 0
+        ? inputs.map(openTable)
+        : [new LevelIterator(inputs, openTable)];
+      if (overlaps.length > 0) sources.push(new LevelIterator(overlaps, openTable));
+      const merge = new MergingIterator(sources, false);
+      merge.seekToStart();
+      const deeper = new DeeperLevels(version, out);
+      const filter = new VersionFilter(this.#snapshotSeqs(), (k) => deeper.mayHold(k));
+      const outputs = await this.#writeTables(
+        merge,
+        filter,
+        new OutputSplitter(grandparents, targetSize),
+        [],
+      );
+      if (this.#closed) return;
+      try {
+        this.#install({ deleted, added: outputs.map((file) => ({ level: out, file })) });
+      } finally {
+        for (const f of outputs) this.#pendingOutputs.delete(f.number);
+      }
+      let largest = inputs[0].largest;
+      for (const f of inputs) if (compareBytes(f.largest, largest) > 0) largest = f.largest;
+      this.#pointers.set(level, largest);
+      this.#stats.compactions++;
+      for (const f of outputs) this.#stats.compactionBytesWritten += f.size;
+    } finally {
+      for (const n of acquired) this.#tables.release(n);
+      this.#unpin(version);
+    }
+  }
+
+  // ----------------------------------------------------------- maintenance
+
+  /**
+   * Writes the active memtable to a level-0 table and waits until every
+   * frozen memtable is on disk; afterwards the WAL holds nothing needed.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("k", "v");
+   * await db.flush();
+   * console.log(db.stats().levels[0].files); // 1
+   * ```
+   */
+  async flush(): Promise<void> {
+    this.#checkOpen();
+    await this.#waitForQueue();
+    this.#freeze();
+    while (this.#frozen.length > 0) {
+      if (this.#backgroundError !== undefined) throw this.#backgroundError;
+      this.#checkOpen();
+      this.#scheduleBackgroundWork();
+      await (this.#flushing ?? yieldToEventLoop());
+    }
+    if (this.#backgroundError !== undefined) throw this.#backgroundError;
+  }
+
+  async #waitForQueue(): Promise<void> {
+    while (this.#queue.length > 0 || this.#drainScheduled) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
+  /**
+   * Flushes, then merges the tables holding keys of [start, end] (all keys
+   * when omitted) down to the deepest level, dropping overwritten versions
+   * and tombstones no snapshot needs.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * await db.put("k", "v");
+   * await db.compact();
+   * ```
+   */
+  async compact(options?: CompactOptions): Promise<void> {
+    this.#checkOpen();
+    const o = checkOptions<CompactOptions>(options, "compact options");
+    const start = o.start === undefined ? undefined : checkKey(o.start);
+    const end = o.end === undefined ? undefined : checkKey(o.end);
+    await this.flush();
+    await this.#serialCompaction(async () => {
+      const deepest = Math.max(1, deepestOverlapping(this.#version, start, end));
+      for (let level = 0; level < deepest; level++) {
+        this.#checkOpen();
+        const plan = planRange(this.#version, level, start, end);
+        if (plan !== undefined) await this.#compact(plan);
+        if (this.#backgroundError !== undefined) throw this.#backgroundError;
+      }
+    });
+  }
+
+  /**
+   * The shape of the LSM tree and counters of the work done.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * await using db = await open(await Deno.makeTempDir());
+   * console.log(db.stats().levels.length); // 7
+   * ```
+   */
+  stats(): DBStats {
+    this.#checkOpen();
+    const v = this.#version;
+    const c = this.#settings.compaction;
+    const targets = levelTargets(v, c);
+    const scores = levelScores(v, c);
+    const levels: LevelStats[] = v.levels.map((files, level) => ({
+      level,
+      files: files.length,
+      bytes: v.levelBytes(level),
+      target: level === 0 ? c.l0CompactionTrigger : targets[level],
+      score: scores[level],
+    }));
+    const s = this.#stats;
+    const totalTableBytes = levels.reduce((sum, l) => sum + l.bytes, 0);
+    let readers = 0;
+    for (const n of this.#readers.values()) readers += n;
+    return {
+      levels,
+      memtables: {
+        activeBytes: this.#mem.approximateSize,
+        activeEntries: this.#mem.entries,
+        immutable: this.#frozen.length,
+      },
+      sequence: this.#lastSeq,
+      totalTableBytes,
+      ...s,
+      writeAmplification: s.userBytesWritten === 0
+        ? 0
+        : (s.walBytesWritten + s.flushBytesWritten + s.compactionBytesWritten) / s.userBytesWritten,
+      readers,
+      blockCache: {
+        bytes: this.#blocks?.usage ?? 0,
+        capacity: this.#blocks?.capacity ?? 0,
+        hits: this.#blocks?.hits ?? 0,
+        misses: this.#blocks?.misses ?? 0,
+      },
+    };
+  }
+
+  /** The deepest level holding data (for tools). @internal */
+  get bottomLevel(): number {
+    return bottomLevel(this.#version);
+  }
+
+  /** The database directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** True once {@linkcode DB.close} has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Waits for queued writes, stops background work (unfinished output is
+   * discarded; the WAL still holds its data), and releases the directory.
+   * Calling it again returns the same promise.
+   *
+   * @example
+   * ```ts
+   * import { open } from "./db.ts";
+   * const db = await open(await Deno.makeTempDir());
+   * await db.close();
+   * await db.close(); // harmless
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#waitForQueue();
+    this.#closed = true;
+    this.#wake();
+    await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
+    try {
+      if (this.#backgroundError === undefined) this.#wal.sync();
+    } finally {
+      this.#wal.close();
+      this.#manifest.close();
+      this.#tables.close();
+      this.#lock.release();
+    }
+  }
+
+  /** Closes the database at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError(`database is closed: ${this.#dir}`);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function noop(): void {}
+
+function overlapsRange(f: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
+  return (start === undefined || compareBytes(f.largest, start) >= 0) &&
+    (end === undefined || compareBytes(f.smallest, end) < 0);
+}
+
+function newBuilder(file: ReturnType<FileSystem["openWrite"]>, settings: Settings): TableBuilder {
+  return new TableBuilder(file, {
+    blockSize: settings.blockSize,
+    bloomBitsPerKey: settings.bloomBitsPerKey,
+  });
+}
+
+function metaOf(number: number, p: ReturnType<TableBuilder["finish"]>): FileMeta {
+  return {
+    number,
+    size: p.fileSize,
+    smallest: p.smallestKey,
+    largest: p.largestKey,
+    minSeq: p.minSeq,
+    maxSeq: p.maxSeq,
+    entries: p.entries,
+  };
+}
+
+/** Writes every entry of `source` into table `number`, synced; for recovery. */
+function writeTableSync(
+  fs: FileSystem,
+  dir: string,
+  number: number,
+  source: InternalIterator,
+  settings: Settings,
+): FileMeta {
+  const file = fs.openWrite(joinPath(dir, tableName(number)));
+  try {
+    const builder = newBuilder(file, settings);
+    for (source.seekToFirst(); source.valid(); source.next()) {
+      builder.add(source.key(), source.seq(), source.kind(), source.value());
+    }
+    const p = builder.finish();
+    file.sync();
+    return metaOf(number, p);
+  } finally {
+    file.close();
+  }
+}
+
+
+/**
+ * A batch of puts and deletes, applied atomically by `write()` (when made
+ * by {@linkcode DB.batch}) or {@linkcode DB.write}.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./db.ts";
+ * await using db = await open(await Deno.makeTempDir());
+ * const batch = db.batch();
+ * for (let i = 0; i < 3; i++) batch.put(`k${i}`, `v${i}`);
+ * await batch.write();
+ * ```
+ */
+export class WriteBatch extends Batch {
+  #db: DB | undefined;
+
+  /** A batch; `db` is the database `write()` applies it to. */
+  constructor(db?: DB) {
+    super();
+    this.#db = db;
+  }
+
+  /** Applies the batch to its database atomically. */
+  write(options?: WriteOptions): Promise<void> {
+    if (this.#db === undefined) {
+      return Promise.reject(new TypeError("this batch has no database; use db.write(batch)"));
+    }
+    return this.#db.write(this, options);
+  }
+}
+
+/** What a snapshot reads through. @internal */
+interface SnapshotOps {
+  get(key: Bytes): Uint8Array | undefined;
+  scan(options?: ScanOptions): Scan;
+  release(): void;
+}
+
+/**
+ * A point-in-time view of the database, made by {@linkcode DB.snapshot}.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./db.ts";
+ * await using db = await open(await Deno.makeTempDir());
+ * const snap = db.snapshot();
+ * console.log(await snap.get("k")); // undefined
+ * snap.release();
+ * ```
+ */
+export class Snapshot {
+  /** The sequence number the snapshot reads at. */
+  readonly sequence: number;
+  #ops: SnapshotOps;
+  #released = false;
+
+  /** Made by {@linkcode DB.snapshot}. @internal */
+  constructor(sequence: number, ops: SnapshotOps) {
+    this.sequence = sequence;
+    this.#ops = ops;
+  }
+
+  #check(): void {
+    if (this.#released) throw new ClosedError(`snapshot at sequence ${this.sequence} is released`);
+  }
+
+  /** The value of `key` as of the snapshot. */
+  get(key: Bytes): Promise<Uint8Array | undefined> {
+    try {
+      return Promise.resolve(this.getSync(key));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** {@linkcode Snapshot.get}, synchronously. */
+  getSync(key: Bytes): Uint8Array | undefined {
+    this.#check();
+    return this.#ops.get(key);
+  }
+
+  /** The entries of a range as of the snapshot. */
+  scan(options?: ScanOptions): Scan {
+    this.#check();
+    return this.#ops.scan(options);
+  }
+
+  /** Lets compaction drop the versions only this snapshot could see. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#ops.release();
+  }
+
+  /** Releases the snapshot at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+const DONE: IteratorResult<Entry> = { value: undefined, done: true };
+
+/**
+ * The entries of a scan. Iterate it once, with `for await` or plain `for`
+ * (reads are synchronous underneath); breaking out early releases it, and
+ * so does `close()`. Keys and values are fresh copies.
+ *
+ * @example
+ * ```ts
+ * import { open } from "./db.ts";
+ * await using db = await open(await Deno.makeTempDir());
+ * await db.put("a", "1");
+ * for (const { key } of db.scan()) console.log(key);
+ * console.log(db.scan().toArray().length); // 1
+ * ```
+ */
+export class Scan implements AsyncIterable<Entry>, Iterable<Entry> {
+  #it: VisibleIterator;
+  #remaining: number;
+  #prefix: Uint8Array | undefined;
+  #release: () => void;
+  #checkOpen: () => void;
+  #closed = false;
+
+  /** Made by {@linkcode DB.scan}. @internal */
+  constructor(
+    it: VisibleIterator,
+    limit: number,
+    prefix: Uint8Array | undefined,
+    release: () => void,
+    checkOpen: () => void,
+  ) {
+    this.#it = it;
+    this.#remaining = limit;
+    this.#prefix = prefix;
+    this.#release = release;
+    this.#checkOpen = checkOpen;
+    if (limit === 0) this.close();
+  }
+
+  /** The next entry, or undefined at the end. */
+  nextEntry(): Entry | undefined {
+    if (this.#closed) return undefined;
+    this.#checkOpen();
+    let entry: Entry | undefined;
+    try {
+      entry = this.#it.next();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    if (
+      entry === undefined || (this.#prefix !== undefined && !hasPrefix(entry.key, this.#prefix))
+    ) {
+      this.close();
+      return undefined;
+    }
+    if (--this.#remaining <= 0) this.close();
+    return entry;
+  }
+
+  /** Reads every remaining entry into an array. */
+  toArray(): Entry[] {
+    const out: Entry[] = [];
+    for (let e = this.nextEntry(); e !== undefined; e = this.nextEntry()) out.push(e);
+    return out;
+  }
+
+  /** Ends the scan and releases what it holds. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#it.stop();
+    this.#release();
+  }
+
+  /** Iterates synchronously. */
+  [Symbol.iterator](): Iterator<Entry> {
+    return {
+      next: () => {
+        const value = this.nextEntry();
+        return value === undefined ? DONE : { value, done: false };
+      },
+      return: () => {
+        this.close();
+        return DONE;
+      },
+    };
+  }
+
+  /** Iterates with `for await`. */
+  [Symbol.asyncIterator](): AsyncIterator<Entry> {
+    return {
+      next: () => {
+        try {
+          const value = this.nextEntry();
+          return Promise.resolve(value === undefined ? DONE : { value, done: false });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve(DONE);
+      },
+    };
+  }
+
+  /** Releases the scan at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

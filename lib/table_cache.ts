@@ -1,0 +1,128 @@
+/**
+ * Open table files, bounded in number. A table in use by a scan or a
+ * compaction stays open until released, even when evicted or obsolete.
+ *
+ * @module
+ */
+
+import { type FileSystem, joinPath } from "./fs.ts";
+import type { BlockCache } from "./sstable/block_cache.ts";
+import { Table } from "./sstable/table_reader.ts";
+
+/** The name of table file `n`. */
+export function tableName(n: number): string {
+  return `${String(n).padStart(6, "0")}.sst`;
+}
+
+interface Slot {
+  table: Table;
+  refs: number;
+  doomed: boolean;
+}
+
+/**
+ * An LRU of open tables.
+ *
+ * @example
+ * ```ts
+ * import { TableCache } from "./table_cache.ts";
+ * import { defaultFileSystem } from "./fs.ts";
+ * const cache = new TableCache(defaultFileSystem(), "/tmp/db", 100, undefined);
+ * console.log(cache.openCount); // 0
+ * ```
+ */
+export class TableCache {
+  #fs: FileSystem;
+  #dir: string;
+  #capacity: number;
+  #blocks: BlockCache | undefined;
+  #slots = new Map<number, Slot>();
+
+  /** Keeps at most `capacity` unused tables of `dir` open. */
+  constructor(fs: FileSystem, dir: string, capacity: number, blocks: BlockCache | undefined) {
+    this.#fs = fs;
+    this.#dir = dir;
+    this.#capacity = capacity;
+    this.#blocks = blocks;
+  }
+
+  /** Number of open tables. */
+  get openCount(): number {
+    return this.#slots.size;
+  }
+
+  #slot(number: number): Slot {
+    let slot = this.#slots.get(number);
+    if (slot !== undefined) {
+      // Re-insert to mark as most recently used.
+      this.#slots.delete(number);
+      this.#slots.set(number, slot);
+      return slot;
+    }
+    const name = tableName(number);
+    const file = this.#fs.openRead(joinPath(this.#dir, name));
+    try {
+      const table = Table.open(file, { fileNumber: number, cache: this.#blocks, fileName: name });
+      slot = { table, refs: 0, doomed: false };
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    this.#slots.set(number, slot);
+    this.#evict();
+    return slot;
+  }
+
+  #evict(): void {
+    if (this.#slots.size <= this.#capacity) return;
+    for (const [number, slot] of this.#slots) {
+      if (this.#slots.size <= this.#capacity) break;
+      if (slot.refs === 0) {
+        this.#slots.delete(number);
+        slot.table.close();
+      }
+    }
+  }
+
+  /** The table, for a use that ends before the caller yields. */
+  get(number: number): Table {
+    return this.#slot(number).table;
+  }
+
+  /** The table, kept open until {@linkcode TableCache.release}. */
+  acquire(number: number): Table {
+    const slot = this.#slot(number);
+    slot.refs++;
+    return slot.table;
+  }
+
+  /** Ends a use begun by {@linkcode TableCache.acquire}. */
+  release(number: number): void {
+    const slot = this.#slots.get(number);
+    if (slot === undefined) return;
+    slot.refs--;
+    if (slot.refs === 0 && slot.doomed) {
+      this.#slots.delete(number);
+      slot.table.close();
+    }
+  }
+
+  /** Forgets a deleted file: closes it now, or when its last user releases it. */
+  drop(number: number): void {
+    const slot = this.#slots.get(number);
+    this.#blocks?.evictFile(number);
+    if (slot === undefined) return;
+    if (slot.refs === 0) {
+      this.#slots.delete(number);
+      slot.table.close();
+    } else {
+      slot.doomed = true;
+    }
+  }
+
+  /** Closes every table. */
+  close(): void {
+    for (const slot of this.#slots.values()) slot.table.close();
+    this.#slots.clear();
+  }
+}
