@@ -13,7 +13,7 @@
  * @module
  */
 
-import { compareBytes, equalBytes } from "./coding.ts";
+import { compareBytes } from "./coding.ts";
 import { KIND_DELETE, type Kind } from "./internal_key.ts";
 import { type FileMeta, NUM_LEVELS, type Version } from "./manifest.ts";
 
@@ -214,13 +214,12 @@ export class DeeperLevels {
  * import { KIND_PUT } from "./internal_key.ts";
  * const f = new VersionFilter([], () => false);
  * const k = new Uint8Array([1]);
- * console.log(f.keep(k, 9, KIND_PUT), f.keep(k, 3, KIND_PUT)); // true false
+ * console.log(f.keep(k, 9, KIND_PUT, true), f.keep(k, 3, KIND_PUT, false)); // true false
  * ```
  */
 export class VersionFilter {
   #snapshots: readonly number[];
   #deeperMayHold: (key: Uint8Array) => boolean;
-  #key: Uint8Array | undefined;
   #newerSeq = Infinity;
   /** Versions dropped so far. */
   dropped = 0;
@@ -234,12 +233,12 @@ export class VersionFilter {
     this.#deeperMayHold = deeperMayHold;
   }
 
-  /** True when the entry must be written to the output. */
-  keep(key: Uint8Array, seq: number, kind: Kind): boolean {
-    if (this.#key === undefined || !equalBytes(key, this.#key)) {
-      this.#key = key.slice();
-      this.#newerSeq = Infinity;
-    }
+  /**
+   * True when the entry must be written to the output. `firstOfKey` says
+   * the entry is the newest version of its user key in the merge.
+   */
+  keep(key: Uint8Array, seq: number, kind: Kind, firstOfKey: boolean): boolean {
+    if (firstOfKey) this.#newerSeq = Infinity;
     const newer = this.#newerSeq;
     this.#newerSeq = seq;
     if (newer !== Infinity && !this.#snapshotIn(seq, newer)) {

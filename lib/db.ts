@@ -18,7 +18,6 @@ import { setImmediate } from "node:timers";
 import {
   bytesToKeyString,
   compareBytes,
-  equalBytes,
   hash32,
   hasPrefix,
   prefixSuccessor,
@@ -62,7 +61,7 @@ import { type Entry, MergingIterator, VisibleIterator } from "./merge_iterator.t
 import { BlockCache } from "./sstable/block_cache.ts";
 import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
-import { LogWriter, readLog, WAL_MAGIC } from "./wal.ts";
+import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import {
   Batch,
   type BatchOp,
@@ -70,7 +69,7 @@ import {
   checkKey,
   checkValue,
   decodeBatch,
-  encodeBatch,
+  encodeBatchInto,
   encodedOpSize,
 } from "./write_batch.ts";
 
@@ -335,6 +334,9 @@ export class DB {
   #frozen: Frozen[] = [];
   #wal: LogWriter;
   #walNumber: number;
+  #walScratch = new Uint8Array(64 * 1024);
+  #walDirty = false;
+  #walDirSynced = true;
   #lastSeq: number;
   #nextFileNumber: number;
   #readers = new Map<number, number>();
@@ -593,7 +595,7 @@ export class DB {
     if (this.#backgroundError !== undefined) return Promise.reject(this.#backgroundError);
     // Fast path: nothing queued, no sync and room in memory: apply now.
     if (!sync && this.#queue.length === 0 && this.#hasRoom()) {
-      this.#apply([{ ops, size, sync, resolve: noop, reject: noop }]);
+      this.#applyOne(ops, size);
       return RESOLVED;
     }
     return new Promise((resolve, reject) => {
@@ -609,7 +611,12 @@ export class DB {
 
   #hasRoom(): boolean {
     return this.#frozen.length < this.#settings.maxImmutableMemtables &&
-      this.#version.levels[0].length < this.#settings.compaction.l0StopTrigger;
+      !this.#level0At(this.#settings.compaction.l0StopTrigger);
+  }
+
+  /** True when level 0 holds `files` or more and compaction would reduce it. */
+  #level0At(files: number): boolean {
+    return this.#settings.autoCompaction && this.#version.levels[0].length >= files;
   }
 
   async #drain(): Promise<void> {
@@ -620,7 +627,7 @@ export class DB {
           await this.#stall(() => this.#hasRoom());
           continue;
         }
-        if (this.#version.levels[0].length >= this.#settings.compaction.l0SlowdownTrigger) {
+        if (this.#level0At(this.#settings.compaction.l0SlowdownTrigger)) {
           // Give background compaction a turn of the event loop per group.
           await this.#stall(() => true, 1);
         }
@@ -660,17 +667,50 @@ export class DB {
 
   /** Writes a group to the WAL (one write, one sync at most), then to the memtable. */
   #apply(group: PendingWrite[]): void {
-    let seq = this.#lastSeq + 1;
-    const payloads: Uint8Array[] = [];
+    let total = 0;
     let sync = false;
     for (const w of group) {
-      payloads.push(encodeBatch(w.ops, seq, w.size));
-      seq += w.ops.length;
+      total += RECORD_HEADER_SIZE + w.size;
       sync ||= w.sync;
     }
+    const buf = this.#walBuffer(total);
+    let pos = 0;
+    let seq = this.#lastSeq + 1;
+    for (const w of group) {
+      encodeBatchInto(buf, pos + RECORD_HEADER_SIZE, w.ops, seq);
+      frameRecord(buf, pos, w.size);
+      pos += RECORD_HEADER_SIZE + w.size;
+      seq += w.ops.length;
+    }
+    this.#logAndInsert(buf.subarray(0, total), sync, group, undefined);
+  }
+
+  /** {@linkcode DB.#apply} for one unsynced write, without the bookkeeping objects. */
+  #applyOne(ops: BatchOp[], size: number): void {
+    const total = RECORD_HEADER_SIZE + size;
+    const buf = this.#walBuffer(total);
+    encodeBatchInto(buf, RECORD_HEADER_SIZE, ops, this.#lastSeq + 1);
+    frameRecord(buf, 0, size);
+    this.#logAndInsert(buf.subarray(0, total), false, undefined, ops);
+  }
+
+  #walBuffer(size: number): Uint8Array {
+    if (this.#walScratch.length < size) {
+      this.#walScratch = new Uint8Array(Math.max(size, this.#walScratch.length * 2));
+    }
+    return this.#walScratch;
+  }
+
+  #logAndInsert(
+    records: Uint8Array,
+    sync: boolean,
+    group: PendingWrite[] | undefined,
+    ops: BatchOp[] | undefined,
+  ): void {
     try {
-      this.#wal.append(payloads);
-      if (sync) this.#wal.sync();
+      this.#wal.appendFramed(records);
+      if (sync) this.#syncWal();
+      else this.#walDirty = true;
     } catch (e) {
       // The log may now end in a partial record; accepting more writes
       // after it would bury it mid-file.
@@ -681,14 +721,29 @@ export class DB {
     }
     const mem = this.#mem;
     const newestReader = this.#newestReaderSeq;
-    seq = this.#lastSeq + 1;
-    for (const w of group) {
-      for (const op of w.ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
-      this.#stats.userBytesWritten += w.size;
-      this.#stats.walBytesWritten += w.size + 12;
+    let seq = this.#lastSeq + 1;
+    if (ops !== undefined) {
+      for (const op of ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
+    } else {
+      for (const w of group!) {
+        for (const op of w.ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
+      }
     }
+    const bytes = records.length;
+    this.#stats.userBytesWritten += bytes - RECORD_HEADER_SIZE * (group?.length ?? 1);
+    this.#stats.walBytesWritten += bytes;
     this.#lastSeq = seq - 1;
     if (mem.approximateSize >= this.#settings.memtableSize) this.#freeze();
+  }
+
+  /** Makes the WAL durable, including its directory entry when new. */
+  #syncWal(): void {
+    this.#wal.sync();
+    if (!this.#walDirSynced) {
+      this.#fs.syncDir(this.#dir);
+      this.#walDirSynced = true;
+    }
+    this.#walDirty = false;
   }
 
   /** Freezes the active memtable and starts a new WAL for its successor. */
@@ -697,14 +752,15 @@ export class DB {
     const number = this.#nextFileNumber++;
     const wal = LogWriter.create(this.#fs.openWrite(joinPath(this.#dir, walName(number))), WAL_MAGIC);
     // The old log's tail must be durable before a newer log can hold writes
-    // acknowledged after it.
-    this.#wal.sync();
+    // acknowledged after it. The new log's directory entry is synced with
+    // its first synced write.
+    if (this.#walDirty) this.#syncWal();
     this.#wal.close();
-    this.#fs.syncDir(this.#dir);
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
     this.#mem = new MemTable();
     this.#wal = wal;
     this.#walNumber = number;
+    this.#walDirSynced = false;
     this.#scheduleBackgroundWork();
   }
 
@@ -750,12 +806,15 @@ export class DB {
   }
 
   #find(key: Uint8Array, readSeq: number): Found | undefined {
-    const keyString = bytesToKeyString(key);
-    let found = this.#mem.get(keyString, readSeq);
-    if (found !== undefined) return found;
-    for (let i = this.#frozen.length - 1; i >= 0; i--) {
-      found = this.#frozen[i].mem.get(keyString, readSeq);
+    let found: Found | undefined;
+    if (this.#mem.entries > 0 || this.#frozen.length > 0) {
+      const keyString = bytesToKeyString(key);
+      found = this.#mem.get(keyString, readSeq);
       if (found !== undefined) return found;
+      for (let i = this.#frozen.length - 1; i >= 0; i--) {
+        found = this.#frozen[i].mem.get(keyString, readSeq);
+        if (found !== undefined) return found;
+      }
     }
     const levels = this.#version.levels;
     const hash = hash32(key);
@@ -1053,19 +1112,25 @@ export class DB {
       current = undefined;
     };
     try {
-      let lastKey: Uint8Array | undefined;
+      // The previous user key, copied into a reused buffer: source views
+      // do not survive next().
+      let last = new Uint8Array(256);
+      let lastLength = -1;
       let count = 0;
       while (source.valid()) {
         const key = source.key();
-        if (lastKey === undefined || !equalBytes(key, lastKey)) {
+        const firstOfKey = !sameBytes(last, lastLength, key);
+        if (firstOfKey) {
           if (current !== undefined && splitter?.cutBefore(key, current.builder.estimatedSize())) {
             finish();
           }
-          lastKey = key.slice();
+          if (key.length > last.length) last = new Uint8Array(key.length * 2);
+          last.set(key);
+          lastLength = key.length;
         }
         const seq = source.seq();
         const kind = source.kind();
-        if (filter.keep(key, seq, kind)) {
+        if (filter.keep(key, seq, kind, firstOfKey)) {
           if (current === undefined) {
             const number = numbers.shift() ?? this.#nextFileNumber++;
             this.#pendingOutputs.add(number);
@@ -1302,7 +1367,7 @@ export class DB {
     this.#wake();
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
     try {
-      if (this.#backgroundError === undefined) this.#wal.sync();
+      if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
     } finally {
       this.#wal.close();
       this.#manifest.close();
@@ -1323,7 +1388,11 @@ export class DB {
 
 const EMPTY = new Uint8Array(0);
 
-function noop(): void {}
+function sameBytes(buf: Uint8Array, length: number, key: Uint8Array): boolean {
+  if (length !== key.length) return false;
+  for (let i = length - 1; i >= 0; i--) if (buf[i] !== key[i]) return false;
+  return true;
+}
 
 function overlapsRange(f: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
   return (start === undefined || compareBytes(f.largest, start) >= 0) &&

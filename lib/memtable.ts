@@ -3,17 +3,19 @@
  *
  * Keys are held as one-code-unit-per-byte strings, so that the engine's
  * native string hashing serves point lookups (a `Map`) and its native string
- * comparison orders the skip list that serves scans and flushes. Each key
- * keeps its versions in write order; a version that no reader can see any more
- * is replaced in place, so overwrites do not grow the table.
+ * sort orders keys. Writes only touch the map: a new key joins an unsorted
+ * list, which is sorted and merged into the ordered index when an iterator
+ * is next requested. An iterator keeps the index it was made with; keys
+ * added later carry sequence numbers above any read it serves. Each key
+ * keeps its versions in write order; a version that no reader can see any
+ * more is replaced in place, so overwrites do not grow the table.
  *
  * @module
  */
 
-import { bytesToKeyString, keyStringToBytes } from "./coding.ts";
-import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
+import { bytesToKeyString } from "./coding.ts";
+import type { Found, InternalIterator, Kind } from "./internal_key.ts";
 
-const MAX_HEIGHT = 12;
 // Bytes counted per entry beyond key and value, so the size limit tracks
 // memory rather than payload alone.
 const ENTRY_OVERHEAD = 48;
@@ -25,19 +27,15 @@ interface Version {
   value: Uint8Array;
 }
 
-class Node {
+interface Node {
   readonly keyString: string;
   readonly key: Uint8Array;
   /** Oldest first: appends never move a version an iterator stands on. */
   readonly versions: Version[];
-  readonly next: (Node | null)[];
-  prev: Node | null = null;
-  constructor(keyString: string, key: Uint8Array, height: number) {
-    this.keyString = keyString;
-    this.key = key;
-    this.versions = [];
-    this.next = new Array(height).fill(null);
-  }
+}
+
+function byKey(a: Node, b: Node): number {
+  return a.keyString < b.keyString ? -1 : 1;
 }
 
 /**
@@ -54,16 +52,10 @@ class Node {
  */
 export class MemTable {
   #map = new Map<string, Node>();
-  #head = new Node("", new Uint8Array(0), MAX_HEIGHT);
-  #tail: Node | null = null;
-  #height = 1;
+  #sorted: Node[] = [];
+  #unsorted: Node[] = [];
   #size = 0;
   #entries = 0;
-  #random = 0x9e3779b9;
-  /** The sequence number of the newest entry, or -1. */
-  maxSeq = -1;
-  /** The sequence number of the oldest entry, or -1. */
-  minSeq = -1;
 
   /** Approximate memory used, in bytes. */
   get approximateSize(): number {
@@ -84,7 +76,8 @@ export class MemTable {
    * Adds a version. `seq` must exceed every sequence number added before.
    * The key's previous newest version is replaced when no reader can see it:
    * `newestReaderSeq` is the newest sequence number a live snapshot or
-   * iterator reads at (-1 when there is none).
+   * iterator reads at (-1 when there is none). The memtable keeps `key` and
+   * `value` as given: the caller must not change them afterwards.
    */
   add(
     seq: number,
@@ -94,8 +87,6 @@ export class MemTable {
     newestReaderSeq: number,
     keyString: string = bytesToKeyString(key),
   ): void {
-    if (this.minSeq < 0) this.minSeq = seq;
-    this.maxSeq = seq;
     const node = this.#map.get(keyString);
     if (node !== undefined) {
       const versions = node.versions;
@@ -110,9 +101,9 @@ export class MemTable {
       }
       return;
     }
-    const inserted = this.#insert(keyString, key.length === 0 ? key : key.slice());
-    inserted.versions.push({ seq, kind, value });
-    this.#map.set(keyString, inserted);
+    const created: Node = { keyString, key, versions: [{ seq, kind, value }] };
+    this.#map.set(keyString, created);
+    this.#unsorted.push(created);
     this.#size += key.length * 2 + value.length + ENTRY_OVERHEAD * 2;
     this.#entries++;
   }
@@ -129,136 +120,102 @@ export class MemTable {
     return undefined;
   }
 
-  /** A cursor over every version in internal-key order. */
+  /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
-    return new MemTableIterator(this.#head, () => this.#tail, (k) => this.#findLess(k));
+    return new MemTableIterator(this.#index());
   }
 
-  #randomHeight(): number {
-    let h = 1;
-    // xorshift: cheap and deterministic; branching factor 4.
-    let x = this.#random;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#random = x >>> 0;
-    while (h < MAX_HEIGHT && (x & 3) === 0) {
-      h++;
-      x >>>= 2;
+  /** The ordered index, with keys added since the last call merged in. */
+  #index(): Node[] {
+    const fresh = this.#unsorted;
+    if (fresh.length === 0) return this.#sorted;
+    fresh.sort(byKey);
+    const old = this.#sorted;
+    // A new array each time: iterators hold on to the one they were made with.
+    const merged: Node[] = new Array(old.length + fresh.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < old.length && j < fresh.length) {
+      merged[k++] = old[i].keyString < fresh[j].keyString ? old[i++] : fresh[j++];
     }
-    return h;
-  }
-
-  #insert(keyString: string, key: Uint8Array): Node {
-    const update: Node[] = new Array(MAX_HEIGHT);
-    let x = this.#head;
-    for (let level = this.#height - 1; level >= 0; level--) {
-      let next = x.next[level];
-      while (next !== null && next.keyString < keyString) {
-        x = next;
-        next = x.next[level];
-      }
-      update[level] = x;
-    }
-    const height = this.#randomHeight();
-    if (height > this.#height) {
-      for (let level = this.#height; level < height; level++) update[level] = this.#head;
-      this.#height = height;
-    }
-    const node = new Node(keyString, key, height);
-    for (let level = 0; level < height; level++) {
-      node.next[level] = update[level].next[level];
-      update[level].next[level] = node;
-    }
-    node.prev = update[0] === this.#head ? null : update[0];
-    const after = node.next[0];
-    if (after !== null) after.prev = node;
-    else this.#tail = node;
-    return node;
-  }
-
-  /** The last node whose key is < `keyString` (null when none). */
-  #findLess(keyString: string): Node | null {
-    let x = this.#head;
-    for (let level = this.#height - 1; level >= 0; level--) {
-      let next = x.next[level];
-      while (next !== null && next.keyString < keyString) {
-        x = next;
-        next = x.next[level];
-      }
-    }
-    return x === this.#head ? null : x;
+    while (i < old.length) merged[k++] = old[i++];
+    while (j < fresh.length) merged[k++] = fresh[j++];
+    this.#sorted = merged;
+    this.#unsorted = [];
+    return merged;
   }
 }
 
 class MemTableIterator implements InternalIterator {
-  #head: Node;
-  #tail: () => Node | null;
-  #findLess: (keyString: string) => Node | null;
-  #node: Node | null = null;
+  #nodes: Node[];
+  #pos = -1;
+  // An absolute position in the node's oldest-first version list;
+  // internal-key order visits it from the end (newest) down to 0 (oldest).
   #index = 0;
 
-  constructor(head: Node, tail: () => Node | null, findLess: (k: string) => Node | null) {
-    this.#head = head;
-    this.#tail = tail;
-    this.#findLess = findLess;
+  constructor(nodes: Node[]) {
+    this.#nodes = nodes;
+  }
+
+  /** Index of the first node whose key is ≥ `keyString`. */
+  #lowerBound(keyString: string): number {
+    const nodes = this.#nodes;
+    let lo = 0;
+    let hi = nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (nodes[mid].keyString < keyString) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #atNewest(pos: number): void {
+    this.#pos = pos;
+    this.#index = pos >= 0 && pos < this.#nodes.length ? this.#nodes[pos].versions.length - 1 : 0;
   }
 
   valid(): boolean {
-    return this.#node !== null;
-  }
-  // #index is an absolute position in the node's oldest-first version list;
-  // internal-key order visits it from the end (newest) down to 0 (oldest).
-  #atNewest(node: Node | null): void {
-    this.#node = node;
-    this.#index = node === null ? 0 : node.versions.length - 1;
+    return this.#pos >= 0 && this.#pos < this.#nodes.length;
   }
   seekToFirst(): void {
-    this.#atNewest(this.#head.next[0]);
+    this.#atNewest(0);
   }
   seekToLast(): void {
-    this.#node = this.#tail();
+    this.#pos = this.#nodes.length - 1;
     this.#index = 0;
   }
   seek(key: Uint8Array): void {
-    const less = this.#findLess(bytesToKeyString(key));
-    this.#atNewest(less === null ? this.#head.next[0] : less.next[0]);
+    this.#atNewest(this.#lowerBound(bytesToKeyString(key)));
   }
   seekBefore(key: Uint8Array): void {
-    this.#node = this.#findLess(bytesToKeyString(key));
+    this.#pos = this.#lowerBound(bytesToKeyString(key)) - 1;
     this.#index = 0;
   }
   next(): void {
     if (this.#index > 0) this.#index--;
-    else this.#atNewest(this.#node!.next[0]);
+    else this.#atNewest(this.#pos + 1);
   }
   prev(): void {
-    const node = this.#node!;
+    const node = this.#nodes[this.#pos];
     if (this.#index + 1 < node.versions.length) {
       this.#index++;
     } else {
-      this.#node = node.prev;
+      this.#pos--;
       this.#index = 0;
     }
   }
   key(): Uint8Array {
-    return this.#node!.key;
+    return this.#nodes[this.#pos].key;
   }
   seq(): number {
-    return this.#node!.versions[this.#index].seq;
+    return this.#nodes[this.#pos].versions[this.#index].seq;
   }
   kind(): Kind {
-    return this.#node!.versions[this.#index].kind;
+    return this.#nodes[this.#pos].versions[this.#index].kind;
   }
   value(): Uint8Array {
-    return this.#node!.versions[this.#index].value;
+    return this.#nodes[this.#pos].versions[this.#index].value;
   }
-}
-
-/** Decodes a key string back into bytes (for callers holding only the string). */
-export const keyBytes: (s: string) => Uint8Array = keyStringToBytes;
-
-/** True when a version is a value rather than a tombstone. */
-export function isPut(found: Found): boolean {
-  return found.kind === KIND_PUT;
 }

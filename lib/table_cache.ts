@@ -51,33 +51,36 @@ export class TableCache {
     return this.#slots.size;
   }
 
-  #slot(number: number): Slot {
+  /** The slot of table `number`, opened if needed, with `refs` more references. */
+  #slot(number: number, refs: number): Slot {
     let slot = this.#slots.get(number);
     if (slot !== undefined) {
       // Re-insert to mark as most recently used.
       this.#slots.delete(number);
       this.#slots.set(number, slot);
+      slot.refs += refs;
       return slot;
     }
     const name = tableName(number);
     const file = this.#fs.openRead(joinPath(this.#dir, name));
     try {
       const table = Table.open(file, { fileNumber: number, cache: this.#blocks, fileName: name });
-      slot = { table, refs: 0, doomed: false };
+      slot = { table, refs, doomed: false };
     } catch (e) {
       file.close();
       throw e;
     }
     this.#slots.set(number, slot);
-    this.#evict();
+    this.#evict(number);
     return slot;
   }
 
-  #evict(): void {
+  /** Closes least recently used tables not in use, never `keep`, down to capacity. */
+  #evict(keep: number): void {
     if (this.#slots.size <= this.#capacity) return;
     for (const [number, slot] of this.#slots) {
       if (this.#slots.size <= this.#capacity) break;
-      if (slot.refs === 0) {
+      if (slot.refs === 0 && number !== keep) {
         this.#slots.delete(number);
         slot.table.close();
       }
@@ -86,14 +89,12 @@ export class TableCache {
 
   /** The table, for a use that ends before the caller yields. */
   get(number: number): Table {
-    return this.#slot(number).table;
+    return this.#slot(number, 0).table;
   }
 
   /** The table, kept open until {@linkcode TableCache.release}. */
   acquire(number: number): Table {
-    const slot = this.#slot(number);
-    slot.refs++;
-    return slot.table;
+    return this.#slot(number, 1).table;
   }
 
   /** Ends a use begun by {@linkcode TableCache.acquire}. */

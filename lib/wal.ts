@@ -30,13 +30,18 @@ export const MANIFEST_MAGIC = 0x4e414d53;
 export const LOG_FORMAT_VERSION = 1;
 
 const FILE_HEADER_SIZE = 8;
-const RECORD_HEADER_SIZE = 12;
+/** Bytes of framing before each record's payload. */
+export const RECORD_HEADER_SIZE = 12;
 
-/** Encodes the 12-byte header of a record whose payload is `payload[start, end)`. */
-function writeRecordHeader(out: Uint8Array, pos: number, payload: Uint8Array, start: number, end: number): void {
-  writeU32(out, pos, crc32c(payload, start, end));
-  writeU32(out, pos + 4, end - start);
-  writeU32(out, pos + 8, crc32c(out, pos, pos + 8));
+/**
+ * Frames a record in place: `buf[pos, pos + 12)` receives the header of the
+ * payload already written at `buf[pos + 12, pos + 12 + length)`.
+ */
+export function frameRecord(buf: Uint8Array, pos: number, length: number): void {
+  const start = pos + RECORD_HEADER_SIZE;
+  writeU32(buf, pos, crc32c(buf, start, start + length));
+  writeU32(buf, pos + 4, length);
+  writeU32(buf, pos + 8, crc32c(buf, pos, pos + 8));
 }
 
 /**
@@ -87,11 +92,16 @@ export class LogWriter {
     const out = new Uint8Array(total);
     let pos = 0;
     for (const p of payloads) {
-      writeRecordHeader(out, pos, p, 0, p.length);
       out.set(p, pos + RECORD_HEADER_SIZE);
+      frameRecord(out, pos, p.length);
       pos += RECORD_HEADER_SIZE + p.length;
     }
     this.#file.append(out);
+  }
+
+  /** Appends records already framed with {@linkcode frameRecord}, in one write. */
+  appendFramed(records: Uint8Array): void {
+    this.#file.append(records);
   }
 
   /** Makes every appended record durable. */

@@ -132,9 +132,20 @@ export class Batch {
 /** Encodes operations as a WAL payload whose first operation gets `firstSeq`. */
 export function encodeBatch(ops: readonly BatchOp[], firstSeq: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
-  writeU64(out, 0, firstSeq);
-  writeU32(out, 8, ops.length);
-  let pos = 12;
+  encodeBatchInto(out, 0, ops, firstSeq);
+  return out;
+}
+
+/** Encodes operations at `out[start]`; returns the end position. */
+export function encodeBatchInto(
+  out: Uint8Array,
+  start: number,
+  ops: readonly BatchOp[],
+  firstSeq: number,
+): number {
+  writeU64(out, start, firstSeq);
+  writeU32(out, start + 8, ops.length);
+  let pos = start + 12;
   for (const op of ops) {
     out[pos++] = op.kind;
     pos = putVarint(out, pos, op.key.length);
@@ -146,7 +157,7 @@ export function encodeBatch(ops: readonly BatchOp[], firstSeq: number, size: num
       pos += op.value.length;
     }
   }
-  return out;
+  return pos;
 }
 
 /** The encoded size of one put or delete. */

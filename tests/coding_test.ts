@@ -1,0 +1,88 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ByteReader,
+  bytesToKeyString,
+  compareBytes,
+  crc32c,
+  keyStringToBytes,
+  prefixSuccessor,
+  putVarint,
+  readU64,
+  varintLength,
+  writeU64,
+} from "../lib/coding.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("crc32c", () => {
+  it("matches the standard check value for 123456789", () => {
+    assert.equal(crc32c(enc("123456789")), 0xe3069283);
+  });
+  it("matches the RFC 3720 vector of 32 zero bytes", () => {
+    assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
+  });
+  it("continues from a seed as if over the concatenation", () => {
+    const a = enc("hello, ");
+    const b = enc("world");
+    const whole = enc("hello, world");
+    assert.equal(crc32c(b, 0, b.length, crc32c(a)), crc32c(whole));
+  });
+  it("covers only the given range", () => {
+    const bytes = enc("xx123456789yy");
+    assert.equal(crc32c(bytes, 2, 11), 0xe3069283);
+  });
+});
+
+describe("varints", () => {
+  it("round-trip values up to 2^53 - 1", () => {
+    const values = [0, 1, 127, 128, 300, 2 ** 21, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+    const buf = new Uint8Array(100);
+    let pos = 0;
+    for (const v of values) pos = putVarint(buf, pos, v);
+    const r = new ByteReader(buf, (m) => {
+      throw new Error(m);
+    });
+    for (const v of values) assert.equal(r.varint(), v);
+    assert.equal(r.pos, pos);
+  });
+  it("report their encoded length", () => {
+    assert.equal(varintLength(127), 1);
+    assert.equal(varintLength(128), 2);
+    assert.equal(varintLength(Number.MAX_SAFE_INTEGER), 8);
+  });
+  it("reject a truncated encoding through the error callback", () => {
+    const r = new ByteReader(new Uint8Array([0x80, 0x80]), (m) => {
+      throw new RangeError(m);
+    });
+    assert.throws(() => r.varint(), /truncated varint/);
+  });
+});
+
+describe("byte helpers", () => {
+  it("order byte strings as unsigned bytes, shorter prefix first", () => {
+    assert.ok(compareBytes(new Uint8Array([1]), new Uint8Array([1, 0])) < 0);
+    assert.ok(compareBytes(new Uint8Array([0x7f]), new Uint8Array([0x80])) < 0);
+    assert.equal(compareBytes(new Uint8Array([5, 6]), new Uint8Array([5, 6])), 0);
+  });
+  it("map bytes to strings whose order is byte order", () => {
+    const a = new Uint8Array([0x00, 0xff]);
+    const b = new Uint8Array([0x01]);
+    assert.ok(bytesToKeyString(a) < bytesToKeyString(b));
+    assert.deepEqual(keyStringToBytes(bytesToKeyString(a)), a);
+  });
+  it("convert long keys to strings in chunks", () => {
+    const big = new Uint8Array(10000).map((_, i) => i & 0xff);
+    assert.deepEqual(keyStringToBytes(bytesToKeyString(big)), big);
+  });
+  it("compute the successor of a prefix, skipping trailing 0xff", () => {
+    assert.deepEqual(prefixSuccessor(new Uint8Array([1, 2])), new Uint8Array([1, 3]));
+    assert.deepEqual(prefixSuccessor(new Uint8Array([1, 0xff])), new Uint8Array([2]));
+    assert.equal(prefixSuccessor(new Uint8Array([0xff, 0xff])), undefined);
+  });
+  it("store 53-bit integers in 8 bytes", () => {
+    const buf = new Uint8Array(8);
+    writeU64(buf, 0, Number.MAX_SAFE_INTEGER);
+    assert.equal(readU64(buf, 0), Number.MAX_SAFE_INTEGER);
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DeeperLevels,
+  DEFAULT_COMPACTION_OPTIONS,
+  levelTargets,
+  OutputSplitter,
+  pickCompaction,
+  planRange,
+  VersionFilter,
+} from "../lib/compaction.ts";
+import { KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
+import { type FileMeta, Version } from "../lib/manifest.ts";
+
+const b = (s: string) => new TextEncoder().encode(s);
+const MiB = 1024 * 1024;
+
+function file(number: number, smallest: string, largest: string, size = MiB): FileMeta {
+  return {
+    number,
+    size,
+    smallest: b(smallest),
+    largest: b(largest),
+    minSeq: 1,
+    maxSeq: number,
+    entries: 1,
+  };
+}
+
+describe("VersionFilter", () => {
+  it("keeps only the newest version when no snapshot is live", () => {
+    const f = new VersionFilter([], () => true);
+    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("a"), 5, KIND_PUT, false)], [true, false]);
+  });
+  it("keeps the version a snapshot reads", () => {
+    const f = new VersionFilter([6], () => true);
+    assert.deepEqual(
+      [
+        f.keep(b("a"), 9, KIND_PUT, true),
+        f.keep(b("a"), 5, KIND_PUT, false),
+        f.keep(b("a"), 2, KIND_PUT, false),
+      ],
+      [true, true, false],
+    );
+  });
+  it("drops a tombstone when no snapshot predates it and no deeper level holds the key", () => {
+    assert.equal(new VersionFilter([], () => false).keep(b("a"), 4, KIND_DELETE, true), false);
+  });
+  it("keeps a tombstone that hides a value in a deeper level", () => {
+    assert.equal(new VersionFilter([], () => true).keep(b("a"), 4, KIND_DELETE, true), true);
+  });
+  it("keeps a tombstone while an older snapshot sees the value beneath it", () => {
+    const f = new VersionFilter([2], () => false);
+    assert.deepEqual([f.keep(b("a"), 4, KIND_DELETE, true), f.keep(b("a"), 1, KIND_PUT, false)], [true, true]);
+  });
+  it("starts afresh at each new key", () => {
+    const f = new VersionFilter([], () => true);
+    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("b"), 5, KIND_PUT, true)], [true, true]);
+  });
+});
+
+describe("picking compactions", () => {
+  it("picks nothing when every level is under target", () => {
+    const v = Version.empty().apply({ added: [{ level: 0, file: file(1, "a", "b") }] });
+    assert.equal(pickCompaction(v, DEFAULT_COMPACTION_OPTIONS, new Map()), undefined);
+  });
+  it("compacts level 0 into level 1 once it holds the trigger count", () => {
+    const added = [1, 2, 3, 4].map((n) => ({ level: 0, file: file(n, "a", "c") }));
+    added.push({ level: 1, file: file(5, "b", "b") }, { level: 1, file: file(6, "x", "y") });
+    const plan = pickCompaction(
+      Version.empty().apply({ added }),
+      DEFAULT_COMPACTION_OPTIONS,
+      new Map(),
+    )!;
+    assert.equal(plan.level, 0);
+    assert.deepEqual(plan.inputs.map((f) => f.number).sort(), [1, 2, 3, 4]);
+    assert.deepEqual(plan.overlaps.map((f) => f.number), [5]);
+  });
+  it("takes one file of a deeper level at a time, going round the key space", () => {
+    const opts = { ...DEFAULT_COMPACTION_OPTIONS, levelBaseBytes: 2 * MiB };
+    const v = Version.empty().apply({
+      added: [
+        { level: 1, file: file(1, "a", "b") },
+        { level: 1, file: file(2, "c", "d") },
+        { level: 1, file: file(3, "e", "f") },
+      ],
+    });
+    const pointers = new Map<number, Uint8Array>();
+    const first = pickCompaction(v, opts, pointers)!;
+    assert.deepEqual(first.inputs.map((f) => f.number), [1]);
+    pointers.set(1, first.inputs[0].largest);
+    assert.deepEqual(pickCompaction(v, opts, pointers)!.inputs.map((f) => f.number), [2]);
+  });
+  it("sizes upper levels from the deepest one", () => {
+    const v = Version.empty().apply({
+      added: [{ level: 3, file: file(1, "a", "z", 1000 * MiB) }],
+    });
+    const t = levelTargets(v, DEFAULT_COMPACTION_OPTIONS);
+    assert.equal(t[2], 100 * MiB);
+    assert.equal(t[1], 10 * MiB);
+  });
+  it("grows a manual level-0 range to every file it overlaps", () => {
+    const v = Version.empty().apply({
+      added: [
+        { level: 0, file: file(1, "a", "c") },
+        { level: 0, file: file(2, "b", "f") },
+        { level: 0, file: file(3, "x", "z") },
+      ],
+    });
+    const plan = planRange(v, 0, b("a"), b("a"))!;
+    assert.deepEqual(plan.inputs.map((f) => f.number).sort(), [1, 2]);
+  });
+});
+
+describe("DeeperLevels", () => {
+  it("answers for ascending keys whether a deeper file may hold them", () => {
+    const v = Version.empty().apply({
+      added: [{ level: 2, file: file(1, "c", "e") }, { level: 3, file: file(2, "x", "y") }],
+    });
+    const d = new DeeperLevels(v, 1);
+    assert.deepEqual(["a", "d", "f", "x", "z"].map((k) => d.mayHold(b(k))), [
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+  });
+});
+
+describe("OutputSplitter", () => {
+  it("cuts when the output reaches the target size", () => {
+    const s = new OutputSplitter([], 1000);
+    assert.equal(s.cutBefore(b("a"), 0), false);
+    assert.equal(s.cutBefore(b("b"), 999), false);
+    assert.equal(s.cutBefore(b("c"), 1000), true);
+  });
+  it("cuts when the output would overlap too much of the level below", () => {
+    const gp = [file(1, "a", "b", 6000), file(2, "c", "d", 6000), file(3, "e", "f", 6000)];
+    const s = new OutputSplitter(gp, 1000);
+    assert.equal(s.cutBefore(b("a"), 1), false);
+    assert.equal(s.cutBefore(b("c"), 1), false);
+    assert.equal(s.cutBefore(b("e"), 1), true);
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CorruptionError } from "../lib/errors.ts";
+import { defaultFileSystem } from "../lib/fs.ts";
+import { type FileMeta, Manifest, recoverManifest, Version } from "../lib/manifest.ts";
+
+const fs = defaultFileSystem();
+const b = (s: string) => new TextEncoder().encode(s);
+
+function file(number: number, smallest: string, largest: string, maxSeq = number): FileMeta {
+  return {
+    number,
+    size: 100,
+    smallest: b(smallest),
+    largest: b(largest),
+    minSeq: 1,
+    maxSeq,
+    entries: 1,
+  };
+}
+
+function tempDir(): string {
+  return nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-manifest-"));
+}
+
+describe("Version", () => {
+  it("orders level 0 newest first and deeper levels by key", () => {
+    const v = Version.empty().apply({
+      added: [
+        { level: 0, file: file(1, "a", "z", 5) },
+        { level: 0, file: file(2, "a", "z", 9) },
+        { level: 1, file: file(3, "m", "p") },
+        { level: 1, file: file(4, "a", "c") },
+      ],
+    });
+    assert.deepEqual(v.levels[0].map((f) => f.number), [2, 1]);
+    assert.deepEqual(v.levels[1].map((f) => f.number), [4, 3]);
+  });
+  it("finds the files overlapping an inclusive range", () => {
+    const v = Version.empty().apply({
+      added: [{ level: 1, file: file(1, "a", "c") }, { level: 1, file: file(2, "e", "g") }],
+    });
+    assert.deepEqual(v.overlapping(1, b("c"), b("e")).map((f) => f.number), [1, 2]);
+    assert.deepEqual(v.overlapping(1, b("d"), b("d")).map((f) => f.number), []);
+  });
+  it("rejects an edit that deletes a file that is not live", () => {
+    assert.throws(
+      () => Version.empty().apply({ deleted: [{ level: 1, number: 9 }] }),
+      CorruptionError,
+    );
+  });
+});
+
+describe("manifest", () => {
+  it("recovers the state of every edit appended", () => {
+    const dir = tempDir();
+    const m = Manifest.create(fs, dir, 1, {
+      version: Version.empty(),
+      logNumber: 2,
+      nextFileNumber: 3,
+      lastSequence: 0,
+    });
+    m.append({
+      added: [{ level: 0, file: file(5, "a", "b") }],
+      lastSequence: 10,
+      nextFileNumber: 6,
+    });
+    m.append({
+      deleted: [{ level: 0, number: 5 }],
+      added: [{ level: 1, file: file(6, "a", "b") }],
+      logNumber: 4,
+    });
+    m.close();
+    const state = recoverManifest(fs, dir);
+    assert.equal(state.lastSequence, 10);
+    assert.equal(state.logNumber, 4);
+    assert.equal(state.nextFileNumber, 6);
+    assert.deepEqual(state.version.levels[1].map((f) => f.number), [6]);
+    assert.deepEqual(state.version.levels[1][0].smallest, b("a"));
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("reports a CURRENT that names no manifest as corruption", () => {
+    const dir = tempDir();
+    nodeFs.writeFileSync(path.join(dir, "CURRENT"), "garbage");
+    assert.throws(() => recoverManifest(fs, dir), CorruptionError);
+    nodeFs.writeFileSync(path.join(dir, "CURRENT"), "MANIFEST-000009\n");
+    assert.throws(() => recoverManifest(fs, dir), /does not exist/);
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+});
