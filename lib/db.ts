@@ -21,6 +21,10 @@ import {
   hash32,
   hasPrefix,
   prefixSuccessor,
+  putVarint,
+  readU32,
+  writeU32,
+  writeU64,
 } from "./coding.ts";
 import {
   bottomLevel,
@@ -196,6 +200,8 @@ const DEFAULTS = {
 type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSystem };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+// Writes are encoded into slabs of this size; memtables keep views into them.
+const ARENA_CHUNK = 1024 * 1024;
 const ENTRIES_PER_SLICE = 4096;
 
 function yieldToEventLoop(): Promise<void> {
@@ -334,7 +340,9 @@ export class DB {
   #frozen: Frozen[] = [];
   #wal: LogWriter;
   #walNumber: number;
-  #walScratch = new Uint8Array(64 * 1024);
+  #arena = new Uint8Array(ARENA_CHUNK);
+  #arenaPos = 0;
+  #memLogBytes = 0;
   #walDirty = false;
   #walDirSynced = true;
   #lastSeq: number;
@@ -452,7 +460,7 @@ export class DB {
       const path = joinPath(dir, walName(n));
       const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
       records.forEach((payload, i) => {
-        const batch = decodeBatch(payload, path, offsets[i]);
+        const batch = decodeBatch(payload, path, offsets[i] + RECORD_HEADER_SIZE);
         batch.ops.forEach((op, j) => {
           mem.add(batch.firstSeq + j, op.kind, op.key, op.value.slice(), MAX_SEQUENCE);
         });
@@ -514,12 +522,18 @@ export class DB {
     try {
       const k = checkKey(key);
       const v = checkValue(value);
+      const sync = this.#syncOf(options);
+      if (this.#canApplyNow(sync)) {
+        this.#applyOne(KIND_PUT, k, v);
+        return RESOLVED;
+      }
+      // Queued writes outlive the call: copy what the caller may change.
       const op: BatchOp = {
         kind: KIND_PUT,
         key: k === key ? k.slice() : k,
         value: v === value ? v.slice() : v,
       };
-      return this.#write([op], 12 + encodedOpSize(op.key, op.value), options);
+      return this.#enqueue([op], 12 + encodedOpSize(op.key, op.value), sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -538,8 +552,13 @@ export class DB {
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
       const k = checkKey(key);
+      const sync = this.#syncOf(options);
+      if (this.#canApplyNow(sync)) {
+        this.#applyOne(KIND_DELETE, k, EMPTY);
+        return RESOLVED;
+      }
       const op: BatchOp = { kind: KIND_DELETE, key: k === key ? k.slice() : k, value: EMPTY };
-      return this.#write([op], 12 + encodedOpSize(op.key, undefined), options);
+      return this.#enqueue([op], 12 + encodedOpSize(op.key, undefined), sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -582,22 +601,36 @@ export class DB {
         checkOptions<WriteOptions>(options, "options");
         return RESOLVED;
       }
-      return this.#write(batch.ops.slice(), batch.encodedSize, options);
+      const sync = this.#syncOf(options);
+      if (this.#canApplyNow(sync)) {
+        this.#apply([{ ops: batch.ops, size: batch.encodedSize, sync, resolve: noop, reject: noop }]);
+        return RESOLVED;
+      }
+      return this.#enqueue(batch.ops.slice(), batch.encodedSize, sync);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  #write(ops: BatchOp[], size: number, options: WriteOptions | undefined): Promise<void> {
+  /** Checks that the database is open and returns whether a write is synced. */
+  #syncOf(options: WriteOptions | undefined): boolean {
     this.#checkOpen();
+    if (options === undefined) return this.#settings.sync;
     const sync = checkOptions<WriteOptions>(options, "options").sync ?? this.#settings.sync;
     if (typeof sync !== "boolean") throw new TypeError(`sync must be a boolean, got ${typeof sync}`);
-    if (this.#backgroundError !== undefined) return Promise.reject(this.#backgroundError);
-    // Fast path: nothing queued, no sync and room in memory: apply now.
-    if (!sync && this.#queue.length === 0 && this.#hasRoom()) {
-      this.#applyOne(ops, size);
-      return RESOLVED;
-    }
+    return sync;
+  }
+
+  /**
+   * True when a write may be applied within the call: unsynced, nothing
+   * queued before it, room in memory, and no failure pending.
+   */
+  #canApplyNow(sync: boolean): boolean {
+    if (this.#backgroundError !== undefined) throw this.#backgroundError;
+    return !sync && this.#queue.length === 0 && this.#hasRoom();
+  }
+
+  #enqueue(ops: BatchOp[], size: number, sync: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, size, sync, resolve, reject });
       if (!this.#drainScheduled) {
@@ -665,7 +698,11 @@ export class DB {
     for (const w of waiters) w();
   }
 
-  /** Writes a group to the WAL (one write, one sync at most), then to the memtable. */
+  /**
+   * Writes a group to the WAL (one write, one sync at most), then to the
+   * memtable. Records are encoded into the arena, and the memtable keeps
+   * views of their keys and values: one copy of each byte.
+   */
   #apply(group: PendingWrite[]): void {
     let total = 0;
     let sync = false;
@@ -673,42 +710,59 @@ export class DB {
       total += RECORD_HEADER_SIZE + w.size;
       sync ||= w.sync;
     }
-    const buf = this.#walBuffer(total);
-    let pos = 0;
+    const [arena, start] = this.#reserve(total);
+    let pos = start;
     let seq = this.#lastSeq + 1;
     for (const w of group) {
-      encodeBatchInto(buf, pos + RECORD_HEADER_SIZE, w.ops, seq);
-      frameRecord(buf, pos, w.size);
+      encodeBatchInto(arena, pos + RECORD_HEADER_SIZE, w.ops, seq);
+      frameRecord(arena, pos, w.size);
       pos += RECORD_HEADER_SIZE + w.size;
       seq += w.ops.length;
     }
-    this.#logAndInsert(buf.subarray(0, total), sync, group, undefined);
+    this.#logAndInsert(arena, start, total, sync, group.length);
   }
 
-  /** {@linkcode DB.#apply} for one unsynced write, without the bookkeeping objects. */
-  #applyOne(ops: BatchOp[], size: number): void {
+  /** {@linkcode DB.#apply} for one unsynced put or delete, with no objects in between. */
+  #applyOne(kind: Kind, key: Uint8Array, value: Uint8Array): void {
+    const size = 12 + encodedOpSize(key, kind === KIND_PUT ? value : undefined);
     const total = RECORD_HEADER_SIZE + size;
-    const buf = this.#walBuffer(total);
-    encodeBatchInto(buf, RECORD_HEADER_SIZE, ops, this.#lastSeq + 1);
-    frameRecord(buf, 0, size);
-    this.#logAndInsert(buf.subarray(0, total), false, undefined, ops);
+    const [arena, start] = this.#reserve(total);
+    let pos = start + RECORD_HEADER_SIZE;
+    writeU64(arena, pos, this.#lastSeq + 1);
+    writeU32(arena, pos + 8, 1);
+    pos += 12;
+    arena[pos++] = kind;
+    pos = putVarint(arena, pos, key.length);
+    arena.set(key, pos);
+    pos += key.length;
+    if (kind === KIND_PUT) {
+      pos = putVarint(arena, pos, value.length);
+      arena.set(value, pos);
+    }
+    frameRecord(arena, start, size);
+    this.#logAndInsert(arena, start, total, false, 1);
   }
 
-  #walBuffer(size: number): Uint8Array {
-    if (this.#walScratch.length < size) {
-      this.#walScratch = new Uint8Array(Math.max(size, this.#walScratch.length * 2));
+  /** Room for `size` bytes of records in the arena: the arena and the offset. */
+  #reserve(size: number): [Uint8Array, number] {
+    if (this.#arenaPos + size > this.#arena.length) {
+      this.#arena = new Uint8Array(Math.max(ARENA_CHUNK, size));
+      this.#arenaPos = 0;
     }
-    return this.#walScratch;
+    const at = this.#arenaPos;
+    this.#arenaPos += size;
+    return [this.#arena, at];
   }
 
   #logAndInsert(
-    records: Uint8Array,
+    arena: Uint8Array,
+    start: number,
+    total: number,
     sync: boolean,
-    group: PendingWrite[] | undefined,
-    ops: BatchOp[] | undefined,
+    records: number,
   ): void {
     try {
-      this.#wal.appendFramed(records);
+      this.#wal.appendFramed(arena.subarray(start, start + total));
       if (sync) this.#syncWal();
       else this.#walDirty = true;
     } catch (e) {
@@ -721,19 +775,47 @@ export class DB {
     }
     const mem = this.#mem;
     const newestReader = this.#newestReaderSeq;
-    let seq = this.#lastSeq + 1;
-    if (ops !== undefined) {
-      for (const op of ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
-    } else {
-      for (const w of group!) {
-        for (const op of w.ops) mem.add(seq++, op.kind, op.key, op.value, newestReader);
+    // Walk the records just written; they are well formed by construction.
+    const end = start + total;
+    let pos = start;
+    let seq = this.#lastSeq;
+    while (pos < end) {
+      const length = readU32(arena, pos + 4);
+      const recordEnd = pos + RECORD_HEADER_SIZE + length;
+      let p = pos + RECORD_HEADER_SIZE + 12;
+      while (p < recordEnd) {
+        const kind = arena[p++] as Kind;
+        let keyLength = 0;
+        for (let shift = 1;; shift *= 128) {
+          const b = arena[p++];
+          keyLength += (b & 0x7f) * shift;
+          if (b < 0x80) break;
+        }
+        const key = arena.subarray(p, p + keyLength);
+        p += keyLength;
+        let value: Uint8Array = EMPTY;
+        if (kind === KIND_PUT) {
+          let valueLength = 0;
+          for (let shift = 1;; shift *= 128) {
+            const b = arena[p++];
+            valueLength += (b & 0x7f) * shift;
+            if (b < 0x80) break;
+          }
+          value = arena.subarray(p, p + valueLength);
+          p += valueLength;
+        }
+        mem.add(++seq, kind, key, value, newestReader);
       }
+      pos = recordEnd;
     }
-    const bytes = records.length;
-    this.#stats.userBytesWritten += bytes - RECORD_HEADER_SIZE * (group?.length ?? 1);
-    this.#stats.walBytesWritten += bytes;
-    this.#lastSeq = seq - 1;
-    if (mem.approximateSize >= this.#settings.memtableSize) this.#freeze();
+    this.#stats.userBytesWritten += total - RECORD_HEADER_SIZE * records;
+    this.#stats.walBytesWritten += total;
+    this.#lastSeq = seq;
+    this.#memLogBytes += total;
+    // The arena holds every byte logged since the memtable began, replaced
+    // versions included: count those too, so memory stays bounded.
+    const limit = this.#settings.memtableSize;
+    if (mem.approximateSize >= limit || this.#memLogBytes >= limit) this.#freeze();
   }
 
   /** Makes the WAL durable, including its directory entry when new. */
@@ -758,6 +840,7 @@ export class DB {
     this.#wal.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
     this.#mem = new MemTable();
+    this.#memLogBytes = 0;
     this.#wal = wal;
     this.#walNumber = number;
     this.#walDirSynced = false;
@@ -1386,7 +1469,9 @@ export class DB {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+function noop(): void {}
 
 function sameBytes(buf: Uint8Array, length: number, key: Uint8Array): boolean {
   if (length !== key.length) return false;
