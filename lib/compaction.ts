@@ -13,9 +13,14 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { compareBytes } from "./coding.ts";
-import { KIND_DELETE, type Kind } from "./internal_key.ts";
-import { type FileMeta, NUM_LEVELS, type Version } from "./manifest.ts";
+import type { WritableFile } from "./fs.ts";
+import { type InternalIterator, KIND_DELETE, type Kind } from "./internal_key.ts";
+import { LevelIterator } from "./level_iterator.ts";
+import { type FileMeta, NUM_LEVELS, Version } from "./manifest.ts";
+import { MergingIterator } from "./merge_iterator.ts";
+import { TableBuilder, type TableProperties } from "./sstable/table_builder.ts";
 
 /** Tuning of leveled compaction. */
 export interface CompactionOptions {
@@ -307,4 +312,189 @@ export class OutputSplitter {
     }
     return false;
   }
+}
+
+/** A positioned cursor that table building walks forward. */
+export interface EntrySource {
+  /** True when positioned on an entry. */
+  valid(): boolean;
+  /** Moves to the next entry. */
+  next(): void;
+  /** The current user key. */
+  key(): Uint8Array;
+  /** The current sequence number. */
+  seq(): number;
+  /** The current kind. */
+  kind(): Kind;
+  /** The current value. */
+  value(): Uint8Array;
+}
+
+/** Where built tables go, and how building shares the thread. */
+export interface TableSink {
+  /** Opens a new, empty output file numbered `number`. */
+  create(number: number): WritableFile;
+  /** Removes an output file that will not be used. */
+  remove(number: number): void;
+  /** Output file numbers, used in order. */
+  numbers: number[];
+  /** Data block size of new tables. */
+  blockSize: number;
+  /** Bloom filter bits per key of new tables. */
+  bloomBitsPerKey: number;
+  /** Called between slices of work; resolves false to abandon the job. */
+  pause?: () => Promise<boolean>;
+}
+
+// Entries merged between two calls to `pause`.
+const ENTRIES_PER_SLICE = 4096;
+
+/** The file description of a finished table. */
+export function fileMetaOf(number: number, p: TableProperties): FileMeta {
+  return {
+    number,
+    size: p.fileSize,
+    smallest: p.smallestKey,
+    largest: p.largestKey,
+    minSeq: p.minSeq,
+    maxSeq: p.maxSeq,
+    entries: p.entries,
+  };
+}
+
+function sameBytes(buf: Uint8Array, length: number, key: Uint8Array): boolean {
+  if (length !== key.length) return false;
+  for (let i = length - 1; i >= 0; i--) if (buf[i] !== key[i]) return false;
+  return true;
+}
+
+/**
+ * Streams `source` through `filter` into new tables (synced and closed),
+ * cut by `splitter` (one table when undefined). Returns undefined when
+ * `sink.pause` abandons the job; then, as on an error, every file it made is
+ * removed.
+ */
+export async function buildTables(
+  source: EntrySource,
+  filter: VersionFilter,
+  splitter: OutputSplitter | undefined,
+  sink: TableSink,
+): Promise<FileMeta[] | undefined> {
+  const outputs: FileMeta[] = [];
+  const made: number[] = [];
+  let current: { number: number; builder: TableBuilder; file: WritableFile } | undefined;
+  const finish = () => {
+    const { number, builder, file } = current!;
+    current = undefined;
+    const p = builder.finish();
+    file.sync();
+    file.close();
+    outputs.push(fileMetaOf(number, p));
+  };
+  const discard = () => {
+    current?.file.close();
+    current = undefined;
+    for (const n of made) sink.remove(n);
+  };
+  try {
+    // The previous user key, copied into a reused buffer: source views do
+    // not survive next().
+    let last = new Uint8Array(256);
+    let lastLength = -1;
+    let count = 0;
+    while (source.valid()) {
+      const key = source.key();
+      const firstOfKey = !sameBytes(last, lastLength, key);
+      if (firstOfKey) {
+        if (current !== undefined && splitter?.cutBefore(key, current.builder.estimatedSize())) {
+          finish();
+        }
+        if (key.length > last.length) last = new Uint8Array(key.length * 2);
+        last.set(key);
+        lastLength = key.length;
+      }
+      const seq = source.seq();
+      const kind = source.kind();
+      if (filter.keep(key, seq, kind, firstOfKey)) {
+        if (current === undefined) {
+          const number = sink.numbers.shift();
+          if (number === undefined) throw new Error("compaction ran out of output file numbers");
+          made.push(number);
+          const file = sink.create(number);
+          current = {
+            number,
+            file,
+            builder: new TableBuilder(file, {
+              blockSize: sink.blockSize,
+              bloomBitsPerKey: sink.bloomBitsPerKey,
+            }),
+          };
+        }
+        current.builder.add(key, seq, kind, source.value());
+      }
+      source.next();
+      if (++count % ENTRIES_PER_SLICE === 0 && sink.pause !== undefined && !(await sink.pause())) {
+        discard();
+        return undefined;
+      }
+    }
+    if (current !== undefined) finish();
+    return outputs;
+  } catch (e) {
+    discard();
+    throw e;
+  }
+}
+
+/** Everything a compaction needs, as plain data (it may run in a worker). */
+export interface CompactionJob {
+  /** The level compacted; output goes to the next one. */
+  level: number;
+  /** Files of `level` taking part. */
+  inputs: FileMeta[];
+  /** Files of `level + 1` taking part. */
+  overlaps: FileMeta[];
+  /** Files of `level + 2` under the inputs' range. */
+  grandparents: FileMeta[];
+  /** The files of every level, for the tombstone check below the output. */
+  levels: FileMeta[][];
+  /** Live snapshot sequence numbers, ascending. */
+  snapshots: number[];
+  /** Output size at which files are cut. */
+  targetFileSize: number;
+}
+
+/** How many output files a compaction can make at most. */
+export function maxOutputs(plan: CompactionPlan, targetFileSize: number): number {
+  let bytes = 0;
+  for (const f of plan.inputs) bytes += f.size;
+  for (const f of plan.overlaps) bytes += f.size;
+  // Cuts by size come at most once per target size; cuts by overlap at most
+  // once per grandparent file.
+  return Math.ceil(bytes / targetFileSize) + plan.grandparents.length + 2;
+}
+
+/**
+ * Merges a compaction's input files into new tables for the next level,
+ * dropping what no reader can see. `openTable` opens an input's cursor.
+ */
+export function runCompaction(
+  job: CompactionJob,
+  openTable: (file: FileMeta) => InternalIterator,
+  sink: TableSink,
+): Promise<FileMeta[] | undefined> {
+  const sources: InternalIterator[] = job.level === 0
+    ? job.inputs.map(openTable)
+    : [new LevelIterator(job.inputs, openTable)];
+  if (job.overlaps.length > 0) sources.push(new LevelIterator(job.overlaps, openTable));
+  const merge = new MergingIterator(sources, false);
+  merge.seekToStart();
+  const deeper = new DeeperLevels(new Version(job.levels), job.level + 1);
+  const filter = new VersionFilter(job.snapshots, (k) => deeper.mayHold(k));
+  return buildTables(merge, filter, new OutputSplitter(job.grandparents, job.targetFileSize), sink);
+}
+
+/** Resolves on a later turn of the event loop. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

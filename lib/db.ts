@@ -14,7 +14,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
   bytesToKeyString,
   compareBytes,
@@ -28,17 +27,22 @@ import {
 } from "./coding.ts";
 import {
   bottomLevel,
+  buildTables,
+  type CompactionJob,
   type CompactionOptions,
   type CompactionPlan,
   DEFAULT_COMPACTION_OPTIONS,
-  DeeperLevels,
   deepestOverlapping,
+  fileMetaOf,
   levelScores,
   levelTargets,
-  OutputSplitter,
+  maxOutputs,
   pickCompaction,
   planRange,
+  runCompaction,
+  type TableSink,
   VersionFilter,
+  yieldToEventLoop,
 } from "./compaction.ts";
 import { ClosedError, CorruptionError, StrataError } from "./errors.ts";
 import { defaultFileSystem, type FileLock, type FileSystem, joinPath } from "./fs.ts";
@@ -54,14 +58,13 @@ import { LevelIterator } from "./level_iterator.ts";
 import {
   type FileMeta,
   Manifest,
-  manifestName,
   NUM_LEVELS,
   recoverManifest,
   Version,
   type VersionEdit,
 } from "./manifest.ts";
 import { MemTable } from "./memtable.ts";
-import { type Entry, MergingIterator, VisibleIterator } from "./merge_iterator.ts";
+import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
 import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
@@ -202,11 +205,6 @@ type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSyste
 const RESOLVED: Promise<void> = Promise.resolve();
 // Writes are encoded into slabs of this size; memtables keep views into them.
 const ARENA_CHUNK = 1024 * 1024;
-const ENTRIES_PER_SLICE = 4096;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 function walName(n: number): string {
   return `${String(n).padStart(6, "0")}.log`;
@@ -272,16 +270,6 @@ interface PendingWrite {
   sync: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
-}
-
-/** A positioned cursor that table writing walks forward. */
-interface EntrySource {
-  valid(): boolean;
-  next(): void;
-  key(): Uint8Array;
-  seq(): number;
-  kind(): Kind;
-  value(): Uint8Array;
 }
 
 interface Frozen {
@@ -1117,14 +1105,13 @@ export class DB {
   async #flushFrozen(): Promise<void> {
     while (this.#frozen.length > 0 && !this.#closed) {
       const { mem } = this.#frozen[0];
-      const number = this.#nextFileNumber++;
-      this.#pendingOutputs.add(number);
+      const numbers = this.#reserveNumbers(1);
       try {
         const filter = new VersionFilter(this.#snapshotSeqs(), () => true);
         const source = mem.iterator();
         source.seekToFirst();
-        const outputs = await this.#writeTables(source, filter, undefined, [number]);
-        if (this.#closed) return;
+        const outputs = await buildTables(source, filter, undefined, this.#sink(numbers));
+        if (outputs === undefined || this.#closed) return;
         const edit: VersionEdit = {
           added: outputs.map((file) => ({ level: 0, file })),
           logNumber: this.#frozen.length > 1 ? this.#frozen[1].walNumber : this.#walNumber,
@@ -1135,7 +1122,7 @@ export class DB {
         this.#stats.flushes++;
         for (const f of outputs) this.#stats.flushBytesWritten += f.size;
       } finally {
-        this.#pendingOutputs.delete(number);
+        this.#pendingOutputs.delete(numbers[0]);
       }
       this.#wake();
       this.#scheduleBackgroundWork();
@@ -1166,134 +1153,87 @@ export class DB {
     }
   }
 
-  /**
-   * Streams `source` (already positioned) through `filter` into new tables, cut by `splitter`
-   * (one table when undefined). File numbers come from `numbers`, then from
-   * the counter. Yields to the event loop between slices.
-   */
-  async #writeTables(
-    source: EntrySource,
-    filter: VersionFilter,
-    splitter: OutputSplitter | undefined,
-    numbers: number[],
-  ): Promise<FileMeta[]> {
-    const outputs: FileMeta[] = [];
-    let current: { number: number; builder: TableBuilder; file: ReturnType<FileSystem["openWrite"]> } | undefined;
-    const finish = () => {
-      if (current === undefined) return;
-      const { number, builder, file } = current;
-      current = undefined;
-      const p = builder.finish();
-      file.sync();
-      file.close();
-      outputs.push(metaOf(number, p));
-    };
-    const abandon = () => {
-      if (current === undefined) return;
-      current.file.close();
-      this.#fs.remove(current.file.path);
-      current = undefined;
-    };
-    try {
-      // The previous user key, copied into a reused buffer: source views
-      // do not survive next().
-      let last = new Uint8Array(256);
-      let lastLength = -1;
-      let count = 0;
-      while (source.valid()) {
-        const key = source.key();
-        const firstOfKey = !sameBytes(last, lastLength, key);
-        if (firstOfKey) {
-          if (current !== undefined && splitter?.cutBefore(key, current.builder.estimatedSize())) {
-            finish();
-          }
-          if (key.length > last.length) last = new Uint8Array(key.length * 2);
-          last.set(key);
-          lastLength = key.length;
-        }
-        const seq = source.seq();
-        const kind = source.kind();
-        if (filter.keep(key, seq, kind, firstOfKey)) {
-          if (current === undefined) {
-            const number = numbers.shift() ?? this.#nextFileNumber++;
-            this.#pendingOutputs.add(number);
-            const file = this.#fs.openWrite(joinPath(this.#dir, tableName(number)));
-            current = { number, file, builder: newBuilder(file, this.#settings) };
-          }
-          current.builder.add(key, seq, kind, source.value());
-        }
-        source.next();
-        if (++count % ENTRIES_PER_SLICE === 0) {
-          await yieldToEventLoop();
-          if (this.#closed) {
-            abandon();
-            for (const f of outputs) this.#fs.remove(joinPath(this.#dir, tableName(f.number)));
-            return [];
-          }
-        }
-      }
-      finish();
-      return outputs;
-    } catch (e) {
-      abandon();
-      throw e;
-    }
-  }
-
   async #compact(plan: CompactionPlan): Promise<void> {
     const { level, inputs, overlaps, grandparents } = plan;
     const out = level + 1;
-    const targetSize = this.#settings.compaction.targetFileSize;
+    const targetFileSize = this.#settings.compaction.targetFileSize;
     const gpBytes = grandparents.reduce((s, f) => s + f.size, 0);
     const deleted = [
       ...inputs.map((f) => ({ level, number: f.number })),
       ...overlaps.map((f) => ({ level: out, number: f.number })),
     ];
-    if (inputs.length === 1 && overlaps.length === 0 && gpBytes <= 10 * targetSize) {
+    let largest = inputs[0].largest;
+    for (const f of inputs) if (compareBytes(f.largest, largest) > 0) largest = f.largest;
+    if (inputs.length === 1 && overlaps.length === 0 && gpBytes <= 10 * targetFileSize) {
       // Nothing to merge with: move the file down without rewriting it.
       this.#install({ deleted, added: [{ level: out, file: inputs[0] }] });
       this.#obsolete.delete(inputs[0].number);
-      this.#pointers.set(level, inputs[0].largest);
+      this.#pointers.set(level, largest);
       this.#stats.compactions++;
       return;
     }
     const version = this.#version;
     this.#pin(version);
-    const acquired: number[] = [];
-    const openTable = (f: FileMeta): InternalIterator => {
-      const t = this.#tables.acquire(f.number);
-      acquired.push(f.number);
-      return t.iterator();
+    const numbers = this.#reserveNumbers(maxOutputs(plan, targetFileSize));
+    const job: CompactionJob = {
+      level,
+      inputs,
+      overlaps,
+      grandparents,
+      levels: version.levels.map((files) => [...files]),
+      snapshots: this.#snapshotSeqs(),
+      targetFileSize,
     };
     try {
-      const sources: InternalIterator[] = level === 0
-        ? inputs.map(openTable)
-        : [new LevelIterator(inputs, openTable)];
-      if (overlaps.length > 0) sources.push(new LevelIterator(overlaps, openTable));
-      const merge = new MergingIterator(sources, false);
-      merge.seekToStart();
-      const deeper = new DeeperLevels(version, out);
-      const filter = new VersionFilter(this.#snapshotSeqs(), (k) => deeper.mayHold(k));
-      const outputs = await this.#writeTables(
-        merge,
-        filter,
-        new OutputSplitter(grandparents, targetSize),
-        [],
-      );
-      if (this.#closed) return;
-      try {
-        this.#install({ deleted, added: outputs.map((file) => ({ level: out, file })) });
-      } finally {
-        for (const f of outputs) this.#pendingOutputs.delete(f.number);
-      }
-      let largest = inputs[0].largest;
-      for (const f of inputs) if (compareBytes(f.largest, largest) > 0) largest = f.largest;
+      const outputs = await this.#runCompactionJob(job, numbers);
+      if (outputs === undefined || this.#closed) return;
+      this.#install({ deleted, added: outputs.map((file) => ({ level: out, file })) });
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
       for (const f of outputs) this.#stats.compactionBytesWritten += f.size;
     } finally {
-      for (const n of acquired) this.#tables.release(n);
+      for (const n of numbers) this.#pendingOutputs.delete(n);
       this.#unpin(version);
+    }
+  }
+
+  /** Hands out `count` file numbers, protected from deletion until released. */
+  #reserveNumbers(count: number): number[] {
+    const numbers: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = this.#nextFileNumber++;
+      numbers.push(n);
+      this.#pendingOutputs.add(n);
+    }
+    return numbers;
+  }
+
+  /** A sink writing tables into the database directory, yielding between slices. */
+  #sink(numbers: number[]): TableSink {
+    return {
+      create: (n) => this.#fs.openWrite(joinPath(this.#dir, tableName(n))),
+      remove: (n) => this.#fs.remove(joinPath(this.#dir, tableName(n))),
+      numbers: [...numbers],
+      blockSize: this.#settings.blockSize,
+      bloomBitsPerKey: this.#settings.bloomBitsPerKey,
+      pause: async () => {
+        await yieldToEventLoop();
+        return !this.#closed;
+      },
+    };
+  }
+
+  /** Runs a compaction job on this thread. */
+  async #runCompactionJob(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
+    const acquired: number[] = [];
+    try {
+      return await runCompaction(job, (f) => {
+        const t = this.#tables.acquire(f.number);
+        acquired.push(f.number);
+        return t.iterator();
+      }, this.#sink(numbers));
+    } finally {
+      for (const n of acquired) this.#tables.release(n);
     }
   }
 
@@ -1473,34 +1413,9 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 
 function noop(): void {}
 
-function sameBytes(buf: Uint8Array, length: number, key: Uint8Array): boolean {
-  if (length !== key.length) return false;
-  for (let i = length - 1; i >= 0; i--) if (buf[i] !== key[i]) return false;
-  return true;
-}
-
 function overlapsRange(f: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
   return (start === undefined || compareBytes(f.largest, start) >= 0) &&
     (end === undefined || compareBytes(f.smallest, end) < 0);
-}
-
-function newBuilder(file: ReturnType<FileSystem["openWrite"]>, settings: Settings): TableBuilder {
-  return new TableBuilder(file, {
-    blockSize: settings.blockSize,
-    bloomBitsPerKey: settings.bloomBitsPerKey,
-  });
-}
-
-function metaOf(number: number, p: ReturnType<TableBuilder["finish"]>): FileMeta {
-  return {
-    number,
-    size: p.fileSize,
-    smallest: p.smallestKey,
-    largest: p.largestKey,
-    minSeq: p.minSeq,
-    maxSeq: p.maxSeq,
-    entries: p.entries,
-  };
 }
 
 /** Writes every entry of `source` into table `number`, synced; for recovery. */
@@ -1513,13 +1428,16 @@ function writeTableSync(
 ): FileMeta {
   const file = fs.openWrite(joinPath(dir, tableName(number)));
   try {
-    const builder = newBuilder(file, settings);
+    const builder = new TableBuilder(file, {
+      blockSize: settings.blockSize,
+      bloomBitsPerKey: settings.bloomBitsPerKey,
+    });
     for (source.seekToFirst(); source.valid(); source.next()) {
       builder.add(source.key(), source.seq(), source.kind(), source.value());
     }
     const p = builder.finish();
     file.sync();
-    return metaOf(number, p);
+    return fileMetaOf(number, p);
   } finally {
     file.close();
   }

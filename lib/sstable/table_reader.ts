@@ -1,0 +1,750 @@
+/**
+ * Reads SSTables written by {@linkcode TableBuilder} (format in
+ * `table_builder.ts`): point lookups, two-level iterators, verification and
+ * a plain-data description for tools.
+ *
+ * Every byte is checked before it is used: the footer by magic, version and
+ * its own CRC, every block by its CRC and then by a full structural
+ * validation. Any malformed byte raises {@linkcode CorruptionError} naming
+ * the file and offset; nothing else escapes for a malformed file.
+ *
+ * @module
+ */
+
+import { crc32c, hash32, readU32, readU64 } from "../coding.ts";
+import { CorruptionError } from "../errors.ts";
+import type { RandomAccessFile } from "../fs.ts";
+import {
+  type Found,
+  type InternalIterator,
+  type Kind,
+  KIND_DELETE,
+  MAX_SEQUENCE,
+} from "../internal_key.ts";
+import { Block, BlockIterator, KEY_TRAILER_SIZE, readKeySeq } from "./block.ts";
+import type { BlockCache } from "./block_cache.ts";
+import { BloomFilter } from "./bloom.ts";
+import {
+  BLOCK_TRAILER_SIZE,
+  COMPRESSION_NONE,
+  FOOTER_SIZE,
+  PROP,
+  TABLE_FORMAT_VERSION,
+  TABLE_MAGIC,
+  type TableProperties,
+} from "./table_builder.ts";
+
+/** Options of {@linkcode Table.open}. */
+export interface TableOpenOptions {
+  /** The table's file number: the block cache key and what errors may name. */
+  fileNumber: number;
+  /** Cache for data blocks; without one every block read goes to the file. */
+  cache?: BlockCache;
+  /** Name to report in errors; default `file.path`. */
+  fileName?: string;
+}
+
+/** Position and size of a block's contents in a table file. */
+export interface BlockHandle {
+  /** File offset of the contents. */
+  offset: number;
+  /** Size of the contents, trailer excluded. */
+  size: number;
+}
+
+/** One data block as listed by {@linkcode Table.describe}. */
+export interface DataBlockDescription extends BlockHandle {
+  /** User key of the index entry (≥ the block's last key, < the next block's first). */
+  indexKey: Uint8Array;
+  /** Sequence number of the index entry. */
+  indexSeq: number;
+}
+
+/** Plain-data description of a table, for a `dump` command. */
+export interface TableDescription {
+  /** The name used in errors. */
+  fileName: string;
+  /** The table's file number. */
+  fileNumber: number;
+  /** Size of the file in bytes. */
+  fileSize: number;
+  /** Format version from the footer. */
+  formatVersion: number;
+  /** The index block. */
+  index: BlockHandle;
+  /** The filter block, with the filter's shape. */
+  filter: BlockHandle & { bits: number; probes: number };
+  /** The properties block. */
+  propertiesBlock: BlockHandle;
+  /** The decoded properties. */
+  properties: TableProperties;
+  /** Every data block, in order. */
+  dataBlocks: DataBlockDescription[];
+}
+
+/** What {@linkcode Table.verify} checked. */
+export interface VerifyResult {
+  /** Data blocks read and checked. */
+  dataBlocks: number;
+  /** Entries seen. */
+  entries: number;
+  /** Tombstones seen. */
+  deletions: number;
+}
+
+/**
+ * An open, immutable table. The index and bloom filter stay in memory; data
+ * blocks are read on demand (through the block cache when there is one).
+ *
+ * @example
+ * ```ts
+ * import { Table } from "./table_reader.ts";
+ * import { BlockCache } from "./block_cache.ts";
+ * import { defaultFileSystem } from "../fs.ts";
+ * const fs = defaultFileSystem();
+ * const table = Table.open(fs.openRead("/tmp/000001.sst"), {
+ *   fileNumber: 1,
+ *   cache: new BlockCache(8 << 20),
+ * });
+ * const found = table.get(new TextEncoder().encode("a"), Number.MAX_SAFE_INTEGER);
+ * console.log(found?.kind);
+ * table.close();
+ * ```
+ */
+export class Table {
+  /** The table's file number. */
+  readonly fileNumber: number;
+  /** Size of the table file in bytes. */
+  readonly fileSize: number;
+  /** The properties recorded by the builder (`fileSize` is the file's size). */
+  readonly properties: TableProperties;
+  /** Name used in errors. */
+  readonly fileName: string;
+  #file: RandomAccessFile;
+  #cache: BlockCache | undefined;
+  #index: Block;
+  #bloom: BloomFilter;
+  #offsets: Float64Array;
+  #sizes: Float64Array;
+  #blockCount: number;
+  #getIter: BlockIterator = new BlockIterator();
+  // Bytes shared by every index key, and of each index key the 4 bytes that
+  // follow them as a big-endian number: most of a block search compares
+  // numbers instead of bytes.
+  #prefixLen = 0;
+  #words: Uint32Array;
+  #checkIter: BlockIterator = new BlockIterator();
+  #handles: { index: BlockHandle; filter: BlockHandle; properties: BlockHandle };
+
+  private constructor(
+    file: RandomAccessFile,
+    options: TableOpenOptions,
+  ) {
+    this.#file = file;
+    this.fileNumber = options.fileNumber;
+    this.fileName = options.fileName ?? file.path;
+    this.#cache = options.cache;
+    const size = file.size;
+    this.fileSize = size;
+    if (size < FOOTER_SIZE) {
+      throw this.#corrupt(`file of ${size} bytes is too short for a table footer`, 0);
+    }
+    const footerAt = size - FOOTER_SIZE;
+    const footer = this.#readExact(footerAt, FOOTER_SIZE);
+    for (let i = 0; i < TABLE_MAGIC.length; i++) {
+      if (footer[44 + i] !== TABLE_MAGIC[i]) {
+        throw this.#corrupt("bad table magic number (not a table, or truncated)", footerAt + 44);
+      }
+    }
+    if (readU32(footer, 40) !== crc32c(footer, 0, 40)) {
+      throw this.#corrupt("table footer checksum mismatch", footerAt + 40);
+    }
+    const version = readU32(footer, 36);
+    if (version !== TABLE_FORMAT_VERSION) {
+      throw this.#corrupt(`unsupported table format version ${version}`, footerAt + 36);
+    }
+    const handle = (at: number): BlockHandle => {
+      const h = { offset: readU64(footer, at), size: readU32(footer, at + 8) };
+      this.#checkHandle(h, footerAt + at);
+      return h;
+    };
+    this.#handles = { index: handle(0), filter: handle(12), properties: handle(24) };
+
+    const filter = this.#readBlock(this.#handles.filter, "filter");
+    const filterProblem = BloomFilter.check(filter);
+    if (filterProblem !== undefined) {
+      throw this.#corrupt(filterProblem, this.#handles.filter.offset);
+    }
+    this.#bloom = new BloomFilter(filter);
+
+    this.properties = this.#decodeProperties(
+      this.#readBlock(this.#handles.properties, "properties"),
+      this.#handles.properties.offset,
+    );
+
+    const indexAt = this.#handles.index.offset;
+    const index = new Block(this.#readBlock(this.#handles.index, "index"), {
+      file: this.fileName,
+      offset: indexAt,
+    });
+    if (index.numRestarts !== index.entries) {
+      throw this.#corrupt("index block must have a restart point per entry", indexAt);
+    }
+    this.#index = index;
+    const n = index.entries;
+    if (n !== this.properties.dataBlocks) {
+      throw this.#corrupt(
+        `index lists ${n} blocks, properties say ${this.properties.dataBlocks}`,
+        indexAt,
+      );
+    }
+    if ((n === 0) !== (this.properties.entries === 0)) {
+      throw this.#corrupt("entry count disagrees with the index", this.#handles.properties.offset);
+    }
+    this.#blockCount = n;
+    this.#words = new Uint32Array(n);
+    if (n > 0) {
+      const rk = index.restartKeys;
+      const d = index.data;
+      const lastAt = rk[(n - 1) * 2];
+      const m = Math.min(rk[1], rk[(n - 1) * 2 + 1]) - KEY_TRAILER_SIZE;
+      let p = 0;
+      while (p < m && d[rk[0] + p] === d[lastAt + p]) p++;
+      this.#prefixLen = p;
+      for (let j = 0; j < n; j++) {
+        const at = rk[j * 2];
+        this.#words[j] = keyWord(d, at, at + rk[j * 2 + 1] - KEY_TRAILER_SIZE, p);
+      }
+    }
+    this.#offsets = new Float64Array(n);
+    this.#sizes = new Float64Array(n);
+    const it = index.iterator();
+    let end = 0;
+    let i = 0;
+    for (it.seekToFirst(); it.valid(); it.next(), i++) {
+      const v = it.value();
+      const at = indexAt + (v.byteOffset - index.data.byteOffset);
+      const h = decodeHandle(v);
+      if (h === undefined) throw this.#corrupt("malformed block handle in index", at);
+      this.#checkHandle(h, at);
+      if (h.offset < end || h.offset + h.size + BLOCK_TRAILER_SIZE > this.#handles.filter.offset) {
+        throw this.#corrupt("data block handles overlap or leave the data area", at);
+      }
+      end = h.offset + h.size + BLOCK_TRAILER_SIZE;
+      this.#offsets[i] = h.offset;
+      this.#sizes[i] = h.size;
+    }
+  }
+
+  /**
+   * Opens a table: checks the footer and loads (and checks) the index,
+   * filter and properties blocks. Throws {@linkcode CorruptionError} for a
+   * malformed file. Once open, the table owns `file` and closes it in
+   * {@linkcode Table.close}; when opening fails, the file stays open for
+   * the caller to close.
+   */
+  static open(file: RandomAccessFile, options: TableOpenOptions): Table {
+    return new Table(file, options);
+  }
+
+  #corrupt(message: string, offset: number): CorruptionError {
+    return new CorruptionError(message, { file: this.fileName, offset });
+  }
+
+  #checkHandle(h: BlockHandle, at: number): void {
+    if (h.offset + h.size + BLOCK_TRAILER_SIZE > this.fileSize - FOOTER_SIZE) {
+      throw this.#corrupt(
+        `block handle (offset ${h.offset}, size ${h.size}) is out of range`,
+        at,
+      );
+    }
+  }
+
+  #readExact(offset: number, size: number): Uint8Array {
+    const buf = new Uint8Array(size);
+    const n = this.#file.read(buf, offset);
+    if (n !== size) {
+      throw this.#corrupt(`short read: ${n} of ${size} bytes (file truncated?)`, offset + n);
+    }
+    return buf;
+  }
+
+  // Reads a block's contents and checks its trailer.
+  #readBlock(h: BlockHandle, what: string): Uint8Array {
+    const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE);
+    const n = h.size;
+    if (readU32(buf, n + 1) !== crc32c(buf, 0, n + 1)) {
+      throw this.#corrupt(`${what} block checksum mismatch`, h.offset);
+    }
+    if (buf[n] !== COMPRESSION_NONE) {
+      throw this.#corrupt(`${what} block has unknown compression type ${buf[n]}`, h.offset + n);
+    }
+    return buf.subarray(0, n);
+  }
+
+  #decodeProperties(b: Uint8Array, at: number): TableProperties {
+    const nums = new Map<number, number>();
+    const bytes = new Map<number, Uint8Array>();
+    let pos = 0;
+    const varint = (): number => {
+      let result = 0;
+      let mul = 1;
+      for (let i = 0; i < 8; i++) {
+        if (pos >= b.length) throw this.#corrupt("truncated properties block", at + pos);
+        const x = b[pos++];
+        result += (x & 0x7f) * mul;
+        if (x < 0x80) {
+          if (result > Number.MAX_SAFE_INTEGER) break;
+          return result;
+        }
+        mul *= 128;
+      }
+      throw this.#corrupt("bad varint in properties block", at + pos);
+    };
+    while (pos < b.length) {
+      const fieldAt = at + pos;
+      const tag = varint();
+      const field = Math.floor(tag / 2);
+      if (nums.has(field) || bytes.has(field)) {
+        throw this.#corrupt(`duplicate property ${field}`, fieldAt);
+      }
+      if (tag % 2 === 0) {
+        nums.set(field, varint());
+      } else {
+        const len = varint();
+        if (len > b.length - pos) throw this.#corrupt("property overruns its block", fieldAt);
+        bytes.set(field, b.slice(pos, pos + len));
+        pos += len;
+      }
+    }
+    const num = (field: number): number => {
+      const v = nums.get(field);
+      if (v === undefined) throw this.#corrupt(`missing numeric property ${field}`, at);
+      return v;
+    };
+    const key = (field: number): Uint8Array => {
+      const v = bytes.get(field);
+      if (v === undefined) throw this.#corrupt(`missing key property ${field}`, at);
+      return v;
+    };
+    const p: TableProperties = {
+      entries: num(PROP.entries),
+      deletions: num(PROP.deletions),
+      dataBlocks: num(PROP.dataBlocks),
+      fileSize: this.fileSize,
+      smallestKey: key(PROP.smallestKey),
+      smallestSeq: num(PROP.smallestSeq),
+      largestKey: key(PROP.largestKey),
+      largestSeq: num(PROP.largestSeq),
+      minSeq: num(PROP.minSeq),
+      maxSeq: num(PROP.maxSeq),
+    };
+    if (p.deletions > p.entries || p.minSeq > p.maxSeq) {
+      throw this.#corrupt("inconsistent properties", at);
+    }
+    return p;
+  }
+
+  /** Number of data blocks. */
+  get blockCount(): number {
+    return this.#blockCount;
+  }
+
+  /** The handle of data block `i`. */
+  blockHandle(i: number): BlockHandle {
+    return { offset: this.#offsets[i], size: this.#sizes[i] };
+  }
+
+  /**
+   * The index of the first data block that may hold an entry ≥ (`key`,
+   * `seq`), or {@linkcode Table.blockCount} when every entry is smaller.
+   */
+  findBlock(key: Uint8Array, seq: number): number {
+    const words = this.#words;
+    const n = words.length;
+    const p = this.#prefixLen;
+    if (n === 0) return 0;
+    // Every index key starts with the same p bytes: a target that does not
+    // is below or above all of them.
+    const klen = key.length;
+    const d = this.#index.data;
+    const first = this.#index.restartKeys[0];
+    const m = klen < p ? klen : p;
+    for (let i = 0; i < m; i++) {
+      if (key[i] !== d[first + i]) return key[i] < d[first + i] ? 0 : n;
+    }
+    if (klen < p) return 0;
+    const tw = keyWord(key, 0, klen, p);
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (words[mid] < tw) lo = mid + 1;
+      else hi = mid;
+    }
+    // Words order keys strictly where they differ; only entries whose word
+    // equals the target's need their bytes compared.
+    if (lo === n || words[lo] !== tw) return lo;
+    hi = lo + 1;
+    while (hi < n && words[hi] === tw) hi++;
+    const index = this.#index;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (index.compareRestart(mid, key, seq) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Data block `i`, from the cache or read from the file (then checked and
+   * cached).
+   */
+  readBlock(i: number): Block {
+    const offset = this.#offsets[i];
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      const hit = cache.get(this.fileNumber, offset);
+      if (hit !== undefined) return hit;
+    }
+    const block = this.#loadDataBlock(i);
+    if (cache !== undefined) cache.set(this.fileNumber, offset, block);
+    return block;
+  }
+
+  // Reads and fully checks data block i, including that its keys lie
+  // within the bounds its index entries promise.
+  #loadDataBlock(i: number): Block {
+    const offset = this.#offsets[i];
+    const h = { offset, size: this.#sizes[i] };
+    const block = new Block(this.#readBlock(h, "data"), { file: this.fileName, offset });
+    if (block.entries === 0) throw this.#corrupt("empty data block", offset);
+    const it = this.#checkIter;
+    it.reset(block);
+    it.seekToLast();
+    if (this.#compareIndexKey(i, it) > 0) {
+      throw this.#corrupt("data block extends past its index key", offset);
+    }
+    if (i > 0) {
+      it.seekToFirst();
+      if (this.#compareIndexKey(i - 1, it) <= 0) {
+        throw this.#corrupt("data block starts before the previous index key", offset);
+      }
+    }
+    return block;
+  }
+
+  // Compares the iterator's current key with index entry i.
+  #compareIndexKey(i: number, it: BlockIterator): number {
+    return -this.#index.compareRestart(i, it.key(), it.seq());
+  }
+
+  /** False when the key with this {@linkcode bloomHash} is certainly not in the table. */
+  mayContain(hash: number): boolean {
+    return this.#bloom.mayContain(hash);
+  }
+
+  /**
+   * The newest version of `key` with seq ≤ `readSeq` (a tombstone comes back
+   * with kind {@linkcode KIND_DELETE}), or undefined. Pass `hash`
+   * ({@linkcode bloomHash} of `key`) to reuse it across tables.
+   */
+  get(key: Uint8Array, readSeq: number, hash?: number): Found | undefined {
+    if (!this.#bloom.mayContain(hash ?? hash32(key))) return undefined;
+    const i = this.findBlock(key, readSeq);
+    if (i >= this.#blockCount) return undefined;
+    const it = this.#getIter;
+    it.reset(this.readBlock(i));
+    // An entry ≥ the target outside block i would have a greater user key:
+    // the index key of block i is a separator below every key of block i+1.
+    if (it.seekInternal(key, readSeq) > 1) return undefined;
+    return { kind: it.kind(), seq: it.seq(), value: it.value() };
+  }
+
+  /** A new iterator over every entry of the table. */
+  iterator(): TableIterator {
+    return new TableIterator(this);
+  }
+
+  /**
+   * Reads every data block from the file (bypassing the cache), checking
+   * every checksum and structure, the key order across blocks and the
+   * properties against the entries. Throws {@linkcode CorruptionError}.
+   */
+  verify(): VerifyResult {
+    const p = this.properties;
+    const it = new BlockIterator();
+    let entries = 0;
+    let deletions = 0;
+    let minSeq = Number.POSITIVE_INFINITY;
+    let maxSeq = -1;
+    for (let i = 0; i < this.#blockCount; i++) {
+      const block = this.#loadDataBlock(i);
+      it.reset(block);
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        const seq = it.seq();
+        if (entries === 0) this.#checkBoundary("smallest", it, p.smallestKey, p.smallestSeq);
+        entries++;
+        if (it.kind() === KIND_DELETE) deletions++;
+        if (seq < minSeq) minSeq = seq;
+        if (seq > maxSeq) maxSeq = seq;
+      }
+      if (i === this.#blockCount - 1) {
+        it.seekToLast();
+        this.#checkBoundary("largest", it, p.largestKey, p.largestSeq);
+      }
+    }
+    const at = this.#handles.properties.offset;
+    if (entries !== p.entries || deletions !== p.deletions) {
+      throw this.#corrupt(
+        `properties say ${p.entries} entries / ${p.deletions} deletions, ` +
+          `blocks hold ${entries} / ${deletions}`,
+        at,
+      );
+    }
+    if (entries > 0 && (minSeq !== p.minSeq || maxSeq !== p.maxSeq)) {
+      throw this.#corrupt("properties disagree with the sequence numbers of the entries", at);
+    }
+    return { dataBlocks: this.#blockCount, entries, deletions };
+  }
+
+  #checkBoundary(which: string, it: BlockIterator, key: Uint8Array, seq: number): void {
+    if (it.compareCurrent(key, seq) !== 0) {
+      throw this.#corrupt(
+        `${which} key in properties disagrees with the data`,
+        this.#handles.properties.offset,
+      );
+    }
+  }
+
+  /** Plain data describing the table's layout, for tools. */
+  describe(): TableDescription {
+    const dataBlocks: DataBlockDescription[] = [];
+    for (let i = 0; i < this.#blockCount; i++) {
+      const stored = indexStoredKey(this.#index, i);
+      const ulen = stored.length - KEY_TRAILER_SIZE;
+      dataBlocks.push({
+        offset: this.#offsets[i],
+        size: this.#sizes[i],
+        indexKey: stored.slice(0, ulen),
+        indexSeq: readKeySeq(stored, ulen),
+      });
+    }
+    const h = this.#handles;
+    return {
+      fileName: this.fileName,
+      fileNumber: this.fileNumber,
+      fileSize: this.fileSize,
+      formatVersion: TABLE_FORMAT_VERSION,
+      index: { ...h.index },
+      filter: { ...h.filter, bits: this.#bloom.bits, probes: this.#bloom.probes },
+      propertiesBlock: { ...h.properties },
+      properties: { ...this.properties },
+      dataBlocks,
+    };
+  }
+
+  /** Closes the file. Cached blocks stay cached (see {@linkcode BlockCache.evictFile}). */
+  close(): void {
+    this.#file.close();
+  }
+}
+
+function indexStoredKey(index: Block, i: number): Uint8Array {
+  const it = index.iterator();
+  // Restart interval 1: entry i is restart i.
+  it.seekToRestart(i);
+  return it.storedKey().slice();
+}
+
+// The 4 bytes of `bytes[start, end)` from offset `p` as a big-endian
+// number, zero-padded: shorter keys get smaller words, as they should.
+function keyWord(bytes: Uint8Array, start: number, end: number, p: number): number {
+  let w = 0;
+  for (let i = 0; i < 4; i++) {
+    const at = start + p + i;
+    w = w * 256 + (at < end ? bytes[at] : 0);
+  }
+  return w;
+}
+
+function decodeHandle(v: Uint8Array): BlockHandle | undefined {
+  let pos = 0;
+  const varint = (): number => {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (pos >= v.length) return -1;
+      const b = v[pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    return -1;
+  };
+  const offset = varint();
+  const size = varint();
+  if (offset < 0 || size < 0 || pos !== v.length) return undefined;
+  return { offset, size };
+}
+
+/**
+ * A two-level cursor over a table: the in-memory index picks the data
+ * block, a {@linkcode BlockIterator} walks it. Crossing into a block reads
+ * it (through the cache); views stay valid until the cursor moves.
+ *
+ * @example
+ * ```ts
+ * import { Table } from "./table_reader.ts";
+ * import { defaultFileSystem } from "../fs.ts";
+ * const table = Table.open(defaultFileSystem().openRead("/tmp/000001.sst"), { fileNumber: 1 });
+ * const it = table.iterator();
+ * for (it.seekToFirst(); it.valid(); it.next()) console.log(it.key(), it.seq(), it.kind());
+ * table.close();
+ * ```
+ */
+export class TableIterator implements InternalIterator {
+  #table: Table;
+  #it: BlockIterator = new BlockIterator();
+  #i = -1;
+
+  /** Creates an unpositioned iterator over `table`. */
+  constructor(table: Table) {
+    this.#table = table;
+  }
+
+  #setBlock(i: number): void {
+    this.#i = i;
+    this.#it.reset(this.#table.readBlock(i));
+  }
+
+  #forwardFrom(i: number): void {
+    const n = this.#table.blockCount;
+    for (; i < n; i++) {
+      this.#setBlock(i);
+      this.#it.seekToFirst();
+      if (this.#it.valid()) return;
+    }
+    this.#it.invalidate();
+  }
+
+  #backwardFrom(i: number): void {
+    for (; i >= 0; i--) {
+      this.#setBlock(i);
+      this.#it.seekToLast();
+      if (this.#it.valid()) return;
+    }
+    this.#it.invalidate();
+  }
+
+  /** True when the cursor is on an entry. */
+  valid(): boolean {
+    return this.#it.valid();
+  }
+
+  /** Moves to the first entry. */
+  seekToFirst(): void {
+    this.#forwardFrom(0);
+  }
+
+  /** Moves to the last entry. */
+  seekToLast(): void {
+    this.#backwardFrom(this.#table.blockCount - 1);
+  }
+
+  /** Moves to the first entry ≥ (`key`, `seq`) in internal-key order. */
+  seekInternal(key: Uint8Array, seq: number): void {
+    const i = this.#table.findBlock(key, seq);
+    if (i >= this.#table.blockCount) {
+      this.#it.invalidate();
+      return;
+    }
+    this.#setBlock(i);
+    this.#it.seekInternal(key, seq);
+    if (!this.#it.valid()) this.#forwardFrom(i + 1);
+  }
+
+  /** Moves to the first entry whose user key is ≥ `key` (its newest version). */
+  seek(key: Uint8Array): void {
+    this.seekInternal(key, MAX_SEQUENCE);
+  }
+
+  /** Moves to the last entry whose user key is < `key` (its oldest version). */
+  seekBefore(key: Uint8Array): void {
+    const i = this.#table.findBlock(key, MAX_SEQUENCE);
+    if (i >= this.#table.blockCount) {
+      this.seekToLast();
+      return;
+    }
+    this.#setBlock(i);
+    this.#it.seekInternal(key, MAX_SEQUENCE);
+    if (this.#it.valid()) {
+      this.prev();
+    } else {
+      // Block i holds only smaller keys, and block i+1 only larger ones.
+      this.#it.seekToLast();
+      if (!this.#it.valid()) this.#backwardFrom(i - 1);
+    }
+  }
+
+  /** Moves to the next entry; invalid past the end. */
+  next(): void {
+    const it = this.#it;
+    if (!it.valid()) return;
+    it.next();
+    if (!it.valid()) this.#forwardFrom(this.#i + 1);
+  }
+
+  /** Moves to the previous entry; invalid before the start. */
+  prev(): void {
+    const it = this.#it;
+    if (!it.valid()) return;
+    it.prev();
+    if (!it.valid()) this.#backwardFrom(this.#i - 1);
+  }
+
+  /** The user key of the current entry. */
+  key(): Uint8Array {
+    return this.#it.key();
+  }
+
+  /** The sequence number of the current entry. */
+  seq(): number {
+    return this.#it.seq();
+  }
+
+  /** The kind of the current entry. */
+  kind(): Kind {
+    return this.#it.kind();
+  }
+
+  /** The value of the current entry (empty for a tombstone). */
+  value(): Uint8Array {
+    return this.#it.value();
+  }
+}
+
+/**
+ * Opens `file` as a table without a cache, runs {@linkcode Table.verify}
+ * and returns its result; throws {@linkcode CorruptionError} on the first
+ * problem. Does not close `file`.
+ *
+ * @example
+ * ```ts
+ * import { verifyTable } from "./table_reader.ts";
+ * import { defaultFileSystem } from "../fs.ts";
+ * const file = defaultFileSystem().openRead("/tmp/000001.sst");
+ * console.log(verifyTable(file, { fileName: "000001.sst" }).entries);
+ * file.close();
+ * ```
+ */
+export function verifyTable(
+  file: RandomAccessFile,
+  options: { fileNumber?: number; fileName?: string } = {},
+): VerifyResult {
+  const table = Table.open(file, {
+    fileNumber: options.fileNumber ?? 0,
+    fileName: options.fileName,
+  });
+  return table.verify();
+}
