@@ -180,7 +180,9 @@ export class ByteReader {
 
   /** Reads `n` bytes as a view (no copy). */
   bytesView(n: number): Uint8Array {
-    if (n < 0 || this.pos + n > this.end) this.#onError(`length ${n} overruns the record`, this.pos);
+    if (n < 0 || this.pos + n > this.end) {
+      this.#onError(`length ${n} overruns the record`, this.pos);
+    }
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;

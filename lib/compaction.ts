@@ -16,7 +16,7 @@
 import { setImmediate } from "node:timers";
 import { compareBytes } from "./coding.ts";
 import type { WritableFile } from "./fs.ts";
-import { type InternalIterator, KIND_DELETE, type Kind } from "./internal_key.ts";
+import { type InternalIterator, type Kind, KIND_DELETE } from "./internal_key.ts";
 import { LevelIterator } from "./level_iterator.ts";
 import { type FileMeta, NUM_LEVELS, Version } from "./manifest.ts";
 import { MergingIterator } from "./merge_iterator.ts";
@@ -119,7 +119,12 @@ function level0Inputs(version: Version, start?: Uint8Array, end?: Uint8Array): F
   }
 }
 
-function planFor(version: Version, level: number, inputs: FileMeta[], reason: string): CompactionPlan {
+function planFor(
+  version: Version,
+  level: number,
+  inputs: FileMeta[],
+  reason: string,
+): CompactionPlan {
   const [lo, hi] = rangeOf(inputs);
   return {
     level,
@@ -386,10 +391,13 @@ export async function buildTables(
   const finish = () => {
     const { number, builder, file } = current!;
     current = undefined;
-    const p = builder.finish();
-    file.sync();
-    file.close();
-    outputs.push(fileMetaOf(number, p));
+    try {
+      const p = builder.finish();
+      file.sync();
+      outputs.push(fileMetaOf(number, p));
+    } finally {
+      file.close();
+    }
   };
   const discard = () => {
     current?.file.close();

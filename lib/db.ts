@@ -31,8 +31,8 @@ import {
   type CompactionJob,
   type CompactionOptions,
   type CompactionPlan,
-  DEFAULT_COMPACTION_OPTIONS,
   deepestOverlapping,
+  DEFAULT_COMPACTION_OPTIONS,
   fileMetaOf,
   levelScores,
   levelTargets,
@@ -49,9 +49,9 @@ import { defaultFileSystem, type FileLock, type FileSystem, joinPath } from "./f
 import {
   type Found,
   type InternalIterator,
+  type Kind,
   KIND_DELETE,
   KIND_PUT,
-  type Kind,
   MAX_SEQUENCE,
 } from "./internal_key.ts";
 import { LevelIterator } from "./level_iterator.ts";
@@ -68,6 +68,7 @@ import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
 import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
+import { WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import {
   Batch,
@@ -105,6 +106,12 @@ export interface OpenOptions {
   maxImmutableMemtables?: number;
   /** Run compactions in the background as levels fill (default true). */
   autoCompaction?: boolean;
+  /**
+   * Run compactions in a worker thread, so merges do not block the event
+   * loop (default true; ignored with a custom `fs`, which a worker cannot
+   * share).
+   */
+  compactionWorker?: boolean;
   /** Leveled compaction tuning. */
   compaction?: Partial<CompactionOptions>;
   /** The file system to use (default: the runtime's). */
@@ -198,6 +205,7 @@ const DEFAULTS = {
   bloomBitsPerKey: 10,
   maxImmutableMemtables: 2,
   autoCompaction: true,
+  compactionWorker: true,
 };
 
 type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSystem };
@@ -213,7 +221,9 @@ function walName(n: number): string {
 function checkOptions<T extends object>(options: unknown, what: string): T {
   if (options === undefined) return {} as T;
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${what} must be an object, got ${options === null ? "null" : typeof options}`);
+    throw new TypeError(
+      `${what} must be an object, got ${options === null ? "null" : typeof options}`,
+    );
   }
   return options as T;
 }
@@ -228,18 +238,28 @@ function checkSize(value: unknown, name: string, min: number): number | undefine
 
 function settingsFrom(options: OpenOptions): Settings {
   const s = { ...DEFAULTS };
-  for (const [name, min] of [
-    ["memtableSize", 1024],
-    ["blockCacheSize", 0],
-    ["maxOpenFiles", 16],
-    ["blockSize", 256],
-    ["bloomBitsPerKey", 0],
-    ["maxImmutableMemtables", 1],
-  ] as const) {
+  for (
+    const [name, min] of [
+      ["memtableSize", 1024],
+      ["blockCacheSize", 0],
+      ["maxOpenFiles", 16],
+      ["blockSize", 256],
+      ["bloomBitsPerKey", 0],
+      ["maxImmutableMemtables", 1],
+    ] as const
+  ) {
     const v = checkSize(options[name], name, min);
     if (v !== undefined) s[name] = v;
   }
-  for (const name of ["sync", "createIfMissing", "errorIfExists", "autoCompaction"] as const) {
+  for (
+    const name of [
+      "sync",
+      "createIfMissing",
+      "errorIfExists",
+      "autoCompaction",
+      "compactionWorker",
+    ] as const
+  ) {
     const v = options[name];
     if (v !== undefined && typeof v !== "boolean") {
       throw new TypeError(`${name} must be a boolean, got ${typeof v}`);
@@ -260,7 +280,10 @@ function settingsFrom(options: OpenOptions): Settings {
       "compaction triggers must satisfy l0CompactionTrigger ≤ l0SlowdownTrigger ≤ l0StopTrigger",
     );
   }
-  if (compaction.levelMultiplier < 2) throw new RangeError("compaction.levelMultiplier must be ≥ 2");
+  if (compaction.levelMultiplier < 2) {
+    throw new RangeError("compaction.levelMultiplier must be ≥ 2");
+  }
+  if (options.fs !== undefined) s.compactionWorker = false;
   return { ...s, compaction, fs: options.fs ?? defaultFileSystem() };
 }
 
@@ -339,6 +362,7 @@ export class DB {
   #newestReaderSeq = -1;
   #queue: PendingWrite[] = [];
   #drainScheduled = false;
+  #writesSinceTurn = 0;
   #waiters: (() => void)[] = [];
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -346,6 +370,12 @@ export class DB {
   #flushing: Promise<void> | undefined;
   #compacting: Promise<void> | undefined;
   #compactionChain: Promise<void> = RESOLVED;
+  /**
+   * Worker threads, one for flushes and one for compactions, so that a flush
+   * never waits behind a long merge: undefined until needed, null when
+   * workers are unavailable.
+   */
+  #workers: { flush: WorkerClient; compact: WorkerClient } | undefined | null;
   #pointers = new Map<number, Uint8Array>();
   #scanRegistry = new FinalizationRegistry<() => void>((release) => release());
   #stats = {
@@ -382,7 +412,9 @@ export class DB {
     this.#walNumber = recovered.walNumber;
     this.#lastSeq = recovered.lastSeq;
     this.#nextFileNumber = recovered.nextFileNumber;
-    this.#blocks = settings.blockCacheSize > 0 ? new BlockCache(settings.blockCacheSize) : undefined;
+    this.#blocks = settings.blockCacheSize > 0
+      ? new BlockCache(settings.blockCacheSize)
+      : undefined;
     this.#tables = new TableCache(this.#fs, dir, settings.maxOpenFiles, this.#blocks);
   }
 
@@ -419,7 +451,9 @@ export class DB {
       const present = new Set(names);
       for (const n of version.fileNumbers()) {
         if (!present.has(tableName(n))) {
-          throw new CorruptionError(`live table file is missing`, { file: joinPath(dir, tableName(n)) });
+          throw new CorruptionError(`live table file is missing`, {
+            file: joinPath(dir, tableName(n)),
+          });
         }
       }
     } else if (names.some((n) => /^(MANIFEST-\d+|\d+\.(sst|log))$/.test(n))) {
@@ -513,7 +547,7 @@ export class DB {
       const sync = this.#syncOf(options);
       if (this.#canApplyNow(sync)) {
         this.#applyOne(KIND_PUT, k, v);
-        return RESOLVED;
+        return this.#acknowledge();
       }
       // Queued writes outlive the call: copy what the caller may change.
       const op: BatchOp = {
@@ -543,7 +577,7 @@ export class DB {
       const sync = this.#syncOf(options);
       if (this.#canApplyNow(sync)) {
         this.#applyOne(KIND_DELETE, k, EMPTY);
-        return RESOLVED;
+        return this.#acknowledge();
       }
       const op: BatchOp = { kind: KIND_DELETE, key: k === key ? k.slice() : k, value: EMPTY };
       return this.#enqueue([op], 12 + encodedOpSize(op.key, undefined), sync);
@@ -591,8 +625,14 @@ export class DB {
       }
       const sync = this.#syncOf(options);
       if (this.#canApplyNow(sync)) {
-        this.#apply([{ ops: batch.ops, size: batch.encodedSize, sync, resolve: noop, reject: noop }]);
-        return RESOLVED;
+        this.#apply([{
+          ops: batch.ops,
+          size: batch.encodedSize,
+          sync,
+          resolve: noop,
+          reject: noop,
+        }]);
+        return this.#acknowledge();
       }
       return this.#enqueue(batch.ops.slice(), batch.encodedSize, sync);
     } catch (e) {
@@ -605,7 +645,9 @@ export class DB {
     this.#checkOpen();
     if (options === undefined) return this.#settings.sync;
     const sync = checkOptions<WriteOptions>(options, "options").sync ?? this.#settings.sync;
-    if (typeof sync !== "boolean") throw new TypeError(`sync must be a boolean, got ${typeof sync}`);
+    if (typeof sync !== "boolean") {
+      throw new TypeError(`sync must be a boolean, got ${typeof sync}`);
+    }
     return sync;
   }
 
@@ -616,6 +658,20 @@ export class DB {
   #canApplyNow(sync: boolean): boolean {
     if (this.#backgroundError !== undefined) throw this.#backgroundError;
     return !sync && this.#queue.length === 0 && this.#hasRoom();
+  }
+
+  /**
+   * The promise for a write applied within the call. A loop of awaited
+   * writes only ever runs microtasks, which would starve background work of
+   * the event loop turns it needs to finish (worker replies are tasks); so
+   * while such work is under way, every 256th write resolves on a later
+   * turn.
+   */
+  #acknowledge(): Promise<void> {
+    if (this.#flushing === undefined && this.#compacting === undefined) return RESOLVED;
+    if (++this.#writesSinceTurn < 256) return RESOLVED;
+    this.#writesSinceTurn = 0;
+    return yieldToEventLoop();
   }
 
   #enqueue(ops: BatchOp[], size: number, sync: boolean): Promise<void> {
@@ -692,6 +748,7 @@ export class DB {
    * views of their keys and values: one copy of each byte.
    */
   #apply(group: PendingWrite[]): void {
+    this.#switchMemtableIfFull();
     let total = 0;
     let sync = false;
     for (const w of group) {
@@ -712,6 +769,7 @@ export class DB {
 
   /** {@linkcode DB.#apply} for one unsynced put or delete, with no objects in between. */
   #applyOne(kind: Kind, key: Uint8Array, value: Uint8Array): void {
+    this.#switchMemtableIfFull();
     const size = 12 + encodedOpSize(key, kind === KIND_PUT ? value : undefined);
     const total = RECORD_HEADER_SIZE + size;
     const [arena, start] = this.#reserve(total);
@@ -800,10 +858,22 @@ export class DB {
     this.#stats.walBytesWritten += total;
     this.#lastSeq = seq;
     this.#memLogBytes += total;
+  }
+
+  /**
+   * Freezes a full memtable before the next write is logged, so that a
+   * failure to start the new log rejects that write before it happens.
+   */
+  #switchMemtableIfFull(): void {
     // The arena holds every byte logged since the memtable began, replaced
     // versions included: count those too, so memory stays bounded.
     const limit = this.#settings.memtableSize;
-    if (mem.approximateSize >= limit || this.#memLogBytes >= limit) this.#freeze();
+    if (this.#mem.approximateSize < limit && this.#memLogBytes < limit) return;
+    try {
+      this.#freeze();
+    } catch (e) {
+      throw new StrataError(`cannot start a new write-ahead log in ${this.#dir}`, { cause: e });
+    }
   }
 
   /** Makes the WAL durable, including its directory entry when new. */
@@ -820,7 +890,10 @@ export class DB {
   #freeze(): void {
     if (this.#mem.entries === 0) return;
     const number = this.#nextFileNumber++;
-    const wal = LogWriter.create(this.#fs.openWrite(joinPath(this.#dir, walName(number))), WAL_MAGIC);
+    const wal = LogWriter.create(
+      this.#fs.openWrite(joinPath(this.#dir, walName(number))),
+      WAL_MAGIC,
+    );
     // The old log's tail must be durable before a newer log can hold writes
     // acknowledged after it. The new log's directory entry is synced with
     // its first synced write.
@@ -939,7 +1012,9 @@ export class DB {
       throw new TypeError(`reverse must be a boolean, got ${typeof o.reverse}`);
     }
     const limit = o.limit ?? Infinity;
-    if (typeof limit !== "number" || !(limit >= 0) || (limit !== Infinity && !Number.isInteger(limit))) {
+    if (
+      typeof limit !== "number" || !(limit >= 0) || (limit !== Infinity && !Number.isInteger(limit))
+    ) {
       throw new TypeError(`limit must be a non-negative integer, got ${String(o.limit)}`);
     }
     if (prefix !== undefined) {
@@ -1104,14 +1179,14 @@ export class DB {
 
   async #flushFrozen(): Promise<void> {
     while (this.#frozen.length > 0 && !this.#closed) {
-      const { mem } = this.#frozen[0];
+      const { mem, walNumber } = this.#frozen[0];
       const numbers = this.#reserveNumbers(1);
       try {
-        const filter = new VersionFilter(this.#snapshotSeqs(), () => true);
-        const source = mem.iterator();
-        source.seekToFirst();
-        const outputs = await buildTables(source, filter, undefined, this.#sink(numbers));
-        if (outputs === undefined || this.#closed) return;
+        const outputs = await this.#runFlushJob(mem, walNumber, numbers);
+        if (outputs === undefined || this.#closed) {
+          this.#fs.remove(joinPath(this.#dir, tableName(numbers[0])));
+          return;
+        }
         const edit: VersionEdit = {
           added: outputs.map((file) => ({ level: 0, file })),
           logNumber: this.#frozen.length > 1 ? this.#frozen[1].walNumber : this.#walNumber,
@@ -1186,7 +1261,11 @@ export class DB {
     };
     try {
       const outputs = await this.#runCompactionJob(job, numbers);
-      if (outputs === undefined || this.#closed) return;
+      if (outputs === undefined || this.#closed) {
+        // Abandoned: a stopped worker may have left partial outputs.
+        for (const n of numbers) this.#fs.remove(joinPath(this.#dir, tableName(n)));
+        return;
+      }
       this.#install({ deleted, added: outputs.map((file) => ({ level: out, file })) });
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
@@ -1223,8 +1302,67 @@ export class DB {
     };
   }
 
-  /** Runs a compaction job on this thread. */
+  /**
+   * Runs a compaction job in the worker when one is available, else on
+   * this thread.
+   */
   async #runCompactionJob(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
+    const worker = this.#workerClients()?.compact;
+    if (worker !== undefined) {
+      const outputs = await worker.run({
+        dir: this.#dir,
+        job,
+        numbers,
+        blockSize: this.#settings.blockSize,
+        bloomBitsPerKey: this.#settings.bloomBitsPerKey,
+      });
+      if (outputs !== WORKER_UNAVAILABLE) return outputs;
+      this.#workers = null;
+    }
+    return await this.#runHere(job, numbers);
+  }
+
+  /**
+   * Writes a frozen memtable as a level-0 table: in the worker (which reads
+   * the memtable back from its log) when one is available, else here.
+   */
+  async #runFlushJob(
+    mem: MemTable,
+    walNumber: number,
+    numbers: number[],
+  ): Promise<FileMeta[] | undefined> {
+    const snapshots = this.#snapshotSeqs();
+    const worker = this.#workerClients()?.flush;
+    if (worker !== undefined) {
+      const outputs = await worker.run({
+        dir: this.#dir,
+        walNumber,
+        snapshots,
+        numbers,
+        blockSize: this.#settings.blockSize,
+        bloomBitsPerKey: this.#settings.bloomBitsPerKey,
+      });
+      if (outputs !== WORKER_UNAVAILABLE) return outputs;
+      this.#workers = null;
+    }
+    const source = mem.iterator();
+    source.seekToFirst();
+    const filter = new VersionFilter(snapshots, () => true);
+    return await buildTables(source, filter, undefined, this.#sink(numbers));
+  }
+
+  #workerClients(): { flush: WorkerClient; compact: WorkerClient } | undefined {
+    if (this.#workers === null || !this.#settings.compactionWorker) return undefined;
+    if (this.#workers === undefined) {
+      const flush = WorkerClient.start();
+      const compact = WorkerClient.start();
+      this.#workers = flush && compact ? { flush, compact } : null;
+    }
+    return this.#workers ?? undefined;
+  }
+
+  /** Runs a compaction job on this thread. */
+  async #runHere(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
     const acquired: number[] = [];
     try {
       return await runCompaction(job, (f) => {
@@ -1388,6 +1526,7 @@ export class DB {
     await this.#waitForQueue();
     this.#closed = true;
     this.#wake();
+    await Promise.all([this.#workers?.flush.stop(), this.#workers?.compact.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
@@ -1442,7 +1581,6 @@ function writeTableSync(
     file.close();
   }
 }
-
 
 /**
  * A batch of puts and deletes, applied atomically by `write()` (when made

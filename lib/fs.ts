@@ -12,6 +12,7 @@
  */
 
 import * as nodeFs from "node:fs";
+import { resolve } from "node:path";
 import process from "node:process";
 import { LockError } from "./errors.ts";
 
@@ -83,8 +84,7 @@ export function joinPath(dir: string, name: string): string {
 const heldLocks = new Set<string>();
 
 function absolutePath(path: string): string {
-  if (path.startsWith("/")) return path;
-  return joinPath(process.cwd(), path);
+  return resolve(path);
 }
 
 function isAlive(pid: number): boolean {
@@ -104,8 +104,10 @@ function lockHolder(read: () => string): number | undefined {
     return undefined;
   }
   const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  return isAlive(pid) ? pid : undefined;
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  // This process's own id means another handle of ours holds the lock
+  // (the registry missed it under a different spelling of the path).
+  return pid === process.pid || isAlive(pid) ? pid : undefined;
 }
 
 function lockedMessage(path: string, pid: number | string): string {

@@ -147,7 +147,8 @@ export interface ManifestState {
   lastSequence: number;
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const hex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 function unhex(s: unknown, where: string): Uint8Array {
   if (typeof s !== "string" || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) {
@@ -212,7 +213,9 @@ export function decodeEdit(payload: Uint8Array, where: string, offset: number): 
     }));
   }
   if (json.deleted !== undefined) {
-    if (!Array.isArray(json.deleted)) throw new CorruptionError("malformed deleted", { file: where });
+    if (!Array.isArray(json.deleted)) {
+      throw new CorruptionError("malformed deleted", { file: where });
+    }
     edit.deleted = json.deleted.map((d: { level: unknown; number: unknown }) => ({
       level: num(d?.level, "level", where),
       number: num(d?.number, "file number", where),

@@ -7,7 +7,7 @@
  */
 
 import { compareBytes, equalBytes } from "./coding.ts";
-import { compareInternal, type InternalIterator, KIND_PUT, type Kind } from "./internal_key.ts";
+import { compareInternal, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
 
 /**
  * Merges sources with a binary heap, in one direction chosen at

@@ -147,11 +147,11 @@ function allZero(bytes: Uint8Array, start: number): boolean {
 export function readLog(bytes: Uint8Array, magic: number, fileName: string): LogContents {
   const records: Uint8Array[] = [];
   const offsets: number[] = [];
-  // A crash right after creating the file may leave the header partly written.
+  // A crash soon after creating the file may leave the header partly
+  // written, or the file's blocks unwritten (read back as zeros).
+  if (allZero(bytes, 0)) return { records, offsets, validLength: 0, torn: bytes.length > 0 };
   if (bytes.length < FILE_HEADER_SIZE) {
-    if (allZero(bytes, 0) || isHeaderPrefix(bytes, magic)) {
-      return { records, offsets, validLength: 0, torn: bytes.length > 0 };
-    }
+    if (isHeaderPrefix(bytes, magic)) return { records, offsets, validLength: 0, torn: true };
     throw new CorruptionError("log header is damaged", { file: fileName, offset: 0 });
   }
   if (readU32(bytes, 0) !== magic) {
@@ -172,16 +172,20 @@ export function readLog(bytes: Uint8Array, magic: number, fileName: string): Log
     if (bytes.length - pos < RECORD_HEADER_SIZE) {
       return { records, offsets, validLength: pos, torn: true };
     }
+    // A damaged record is a torn tail when nothing but zeros follows it: a
+    // write cut short, with the rest of its blocks never written.
     const headerOk = crc32c(bytes, pos, pos + 8) === readU32(bytes, pos + 8);
     if (!headerOk) {
-      if (allZero(bytes, pos)) return { records, offsets, validLength: pos, torn: true };
+      if (allZero(bytes, pos + RECORD_HEADER_SIZE)) {
+        return { records, offsets, validLength: pos, torn: true };
+      }
       throw new CorruptionError("record header checksum mismatch", { file: fileName, offset: pos });
     }
     const length = readU32(bytes, pos + 4);
     const start = pos + RECORD_HEADER_SIZE;
     if (start + length > bytes.length) return { records, offsets, validLength: pos, torn: true };
     if (crc32c(bytes, start, start + length) !== readU32(bytes, pos)) {
-      if (start + length === bytes.length) return { records, offsets, validLength: pos, torn: true };
+      if (allZero(bytes, start + length)) return { records, offsets, validLength: pos, torn: true };
       throw new CorruptionError("record checksum mismatch", { file: fileName, offset: pos });
     }
     records.push(bytes.subarray(start, start + length));

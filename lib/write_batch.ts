@@ -22,7 +22,7 @@ import {
   writeU64,
 } from "./coding.ts";
 import { CorruptionError } from "./errors.ts";
-import { KIND_DELETE, KIND_PUT, type Kind } from "./internal_key.ts";
+import { type Kind, KIND_DELETE, KIND_PUT } from "./internal_key.ts";
 
 /** The largest key accepted, in bytes. */
 export const MAX_KEY_SIZE = 65536;
@@ -107,7 +107,11 @@ export class Batch {
   /** Adds a delete. */
   delete(key: Bytes): this {
     const k = checkKey(key);
-    this.ops.push({ kind: KIND_DELETE, key: typeof key === "string" ? k : k.slice(), value: EMPTY });
+    this.ops.push({
+      kind: KIND_DELETE,
+      key: typeof key === "string" ? k : k.slice(),
+      value: EMPTY,
+    });
     this.#encodedSize += 1 + varintLength(k.length) + k.length;
     return this;
   }
@@ -177,7 +181,10 @@ export interface DecodedBatch {
 /** Decodes a WAL payload; malformed bytes throw {@linkcode CorruptionError}. */
 export function decodeBatch(payload: Uint8Array, fileName: string, offset: number): DecodedBatch {
   const fail = (message: string, at: number): never => {
-    throw new CorruptionError(`malformed batch: ${message}`, { file: fileName, offset: offset + at });
+    throw new CorruptionError(`malformed batch: ${message}`, {
+      file: fileName,
+      offset: offset + at,
+    });
   };
   if (payload.length < 12) fail("shorter than its header", 0);
   const firstSeq = readU64(payload, 0);
@@ -187,7 +194,9 @@ export function decodeBatch(payload: Uint8Array, fileName: string, offset: numbe
   for (let i = 0; i < count; i++) {
     if (reader.done()) fail(`holds ${i} of ${count} operations`, reader.pos);
     const kind = payload[reader.pos++];
-    if (kind !== KIND_PUT && kind !== KIND_DELETE) fail(`unknown operation kind ${kind}`, reader.pos - 1);
+    if (kind !== KIND_PUT && kind !== KIND_DELETE) {
+      fail(`unknown operation kind ${kind}`, reader.pos - 1);
+    }
     const key = reader.lengthPrefixed();
     const value = kind === KIND_PUT ? reader.lengthPrefixed() : EMPTY;
     ops.push({ kind: kind as Kind, key, value });

@@ -30,7 +30,10 @@ function file(number: number, smallest: string, largest: string, size = MiB): Fi
 describe("VersionFilter", () => {
   it("keeps only the newest version when no snapshot is live", () => {
     const f = new VersionFilter([], () => true);
-    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("a"), 5, KIND_PUT, false)], [true, false]);
+    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("a"), 5, KIND_PUT, false)], [
+      true,
+      false,
+    ]);
   });
   it("keeps the version a snapshot reads", () => {
     const f = new VersionFilter([6], () => true);
@@ -51,11 +54,17 @@ describe("VersionFilter", () => {
   });
   it("keeps a tombstone while an older snapshot sees the value beneath it", () => {
     const f = new VersionFilter([2], () => false);
-    assert.deepEqual([f.keep(b("a"), 4, KIND_DELETE, true), f.keep(b("a"), 1, KIND_PUT, false)], [true, true]);
+    assert.deepEqual([f.keep(b("a"), 4, KIND_DELETE, true), f.keep(b("a"), 1, KIND_PUT, false)], [
+      true,
+      true,
+    ]);
   });
   it("starts afresh at each new key", () => {
     const f = new VersionFilter([], () => true);
-    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("b"), 5, KIND_PUT, true)], [true, true]);
+    assert.deepEqual([f.keep(b("a"), 9, KIND_PUT, true), f.keep(b("b"), 5, KIND_PUT, true)], [
+      true,
+      true,
+    ]);
   });
 });
 

@@ -653,7 +653,18 @@ export class BlockIterator implements InternalIterator {
         continue;
       }
       let from = s < m ? s : m;
-      if (ulen < from) from = ulen;
+      if (s === m && m < ulen && m < tlen) {
+        // The common case: the new bytes start exactly where the match
+        // ended, and their first byte usually decides.
+        const a = this.#key[m];
+        const b = key[m];
+        if (a < b) {
+          differs = true;
+          continue;
+        }
+        if (a > b) return 2;
+        from = m + 1;
+      } else if (ulen < from) from = ulen;
       const c = compareFrom(this.#key, 0, this.#keyLen, key, seq, from);
       if (c >= 0) return c;
       m = lcp;

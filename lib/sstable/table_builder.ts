@@ -357,16 +357,31 @@ export class TableBuilder {
     const m = lastLen < next.length ? lastLen : next.length;
     let i = 0;
     while (i < m && last[i] === next[i]) i++;
-    if (i < m && last[i] < 0xff && last[i] + 1 < next[i]) {
-      // last < last[0..i] + (last[i] + 1) < next, as a user key; with the
-      // largest seq it sorts before every version of that key.
-      const sep = this.#sep.length > i ? this.#sep : (this.#sep = new Uint8Array(i * 2 + 1));
-      for (let j = 0; j < i; j++) sep[j] = last[j];
-      sep[i] = last[i] + 1;
-      this.#indexAdd(sep.subarray(0, i + 1), MAX_SEQUENCE);
-    } else {
-      this.#indexAdd(last.subarray(0, lastLen), this.#lastSeq);
+    // Where last and next first differ (last[i] < next[i]), the shortest
+    // user key S with last < S < next is last[0..j] + (last[j] + 1): j = i
+    // when that byte still stays below next[i], else the first j > i whose
+    // byte can grow. With the largest seq, S sorts before all its versions.
+    let j = -1;
+    if (i < m) {
+      if (last[i] + 1 < next[i]) j = i;
+      else {
+        for (let k = i + 1; k < lastLen; k++) {
+          if (last[k] < 0xff) {
+            j = k;
+            break;
+          }
+        }
+      }
     }
+    if (j < 0) {
+      this.#indexAdd(last.subarray(0, lastLen), this.#lastSeq);
+      return;
+    }
+    if (this.#sep.length <= j) this.#sep = new Uint8Array(j * 2 + 1);
+    const sep = this.#sep;
+    for (let k = 0; k < j; k++) sep[k] = last[k];
+    sep[j] = last[j] + 1;
+    this.#indexAdd(sep.subarray(0, j + 1), MAX_SEQUENCE);
   }
 
   #indexAdd(key: Uint8Array, seq: number): void {

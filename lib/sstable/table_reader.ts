@@ -468,10 +468,12 @@ export class Table {
 
   /**
    * Reads every data block from the file (bypassing the cache), checking
-   * every checksum and structure, the key order across blocks and the
-   * properties against the entries. Throws {@linkcode CorruptionError}.
+   * every checksum and structure, the key order across blocks, that the
+   * blocks and footer cover every byte of the file, and the properties
+   * against the entries. Throws {@linkcode CorruptionError}.
    */
   verify(): VerifyResult {
+    this.#checkLayout();
     const p = this.properties;
     const it = new BlockIterator();
     let entries = 0;
@@ -506,6 +508,34 @@ export class Table {
       throw this.#corrupt("properties disagree with the sequence numbers of the entries", at);
     }
     return { dataBlocks: this.#blockCount, entries, deletions };
+  }
+
+  // Every byte must belong to a checksummed block or the footer: data
+  // blocks back to back from offset 0, then filter, properties and index.
+  #checkLayout(): void {
+    let pos = 0;
+    const next = (what: string, offset: number, size: number): void => {
+      if (offset !== pos) {
+        throw this.#corrupt(
+          `${what} starts at ${offset}, expected ${pos}: bytes no checksum covers`,
+          Math.min(offset, pos),
+        );
+      }
+      pos = offset + size + BLOCK_TRAILER_SIZE;
+    };
+    for (let i = 0; i < this.#blockCount; i++) {
+      next(`data block ${i}`, this.#offsets[i], this.#sizes[i]);
+    }
+    const h = this.#handles;
+    next("filter block", h.filter.offset, h.filter.size);
+    next("properties block", h.properties.offset, h.properties.size);
+    next("index block", h.index.offset, h.index.size);
+    if (pos !== this.fileSize - FOOTER_SIZE) {
+      throw this.#corrupt(
+        `${this.fileSize - FOOTER_SIZE - pos} unused bytes before the footer`,
+        pos,
+      );
+    }
   }
 
   #checkBoundary(which: string, it: BlockIterator, key: Uint8Array, seq: number): void {

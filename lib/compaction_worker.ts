@@ -1,0 +1,136 @@
+/**
+ * The compaction worker: runs compaction jobs off the main thread, so the
+ * CPU work of a merge does not delay reads and writes. It reads input
+ * tables and writes output tables itself (through the runtime's file
+ * system); the main thread installs the result.
+ *
+ * It also flushes: given the write-ahead log of a frozen memtable, it
+ * rebuilds that memtable from the log (whose bytes the main thread has
+ * already handed to the OS) and writes it as a level-0 table.
+ *
+ * Messages in: {@linkcode WorkerRequest}; out: {@linkcode WorkerReply}.
+ *
+ * @module
+ */
+
+import {
+  buildTables,
+  type CompactionJob,
+  runCompaction,
+  type TableSink,
+  VersionFilter,
+} from "./compaction.ts";
+import { defaultFileSystem, joinPath } from "./fs.ts";
+import { type InternalIterator, MAX_SEQUENCE } from "./internal_key.ts";
+import type { FileMeta } from "./manifest.ts";
+import { MemTable } from "./memtable.ts";
+import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
+import { decodeBatch } from "./write_batch.ts";
+import { Table } from "./sstable/table_reader.ts";
+import { tableName } from "./table_cache.ts";
+
+/** A request to the worker. */
+export interface WorkerRequest {
+  /** Matches the reply to the request. */
+  id: number;
+  /** The database directory. */
+  dir: string;
+  /** What to compact; absent for a flush. */
+  job?: CompactionJob;
+  /** For a flush: the write-ahead log number of the frozen memtable. */
+  walNumber?: number;
+  /** For a flush: live snapshot sequence numbers, ascending. */
+  snapshots?: number[];
+  /** File numbers reserved for outputs. */
+  numbers: number[];
+  /** Data block size of new tables. */
+  blockSize: number;
+  /** Bloom filter bits per key of new tables. */
+  bloomBitsPerKey: number;
+  /** Set to 1 by the main thread to abandon the job (checked between slices). */
+  abort: Int32Array;
+}
+
+/** The worker's answer. */
+export interface WorkerReply {
+  /** The request's id. */
+  id: number;
+  /** The tables written, when the job succeeded. */
+  outputs?: FileMeta[];
+  /** What went wrong, when it failed. */
+  error?: { name: string; message: string; file?: string; offset?: number };
+}
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const fs = defaultFileSystem();
+
+function sinkFor(request: WorkerRequest): TableSink {
+  return {
+    create: (n) => fs.openWrite(joinPath(request.dir, tableName(n))),
+    remove: (n) => fs.remove(joinPath(request.dir, tableName(n))),
+    numbers: [...request.numbers],
+    blockSize: request.blockSize,
+    bloomBitsPerKey: request.bloomBitsPerKey,
+    pause: () => Promise.resolve(Atomics.load(request.abort, 0) === 0),
+  };
+}
+
+function walName(n: number): string {
+  return `${String(n).padStart(6, "0")}.log`;
+}
+
+/** Rebuilds a frozen memtable from its log and writes it as one table. */
+function flush(request: WorkerRequest, walNumber: number): Promise<FileMeta[] | undefined> {
+  const path = joinPath(request.dir, walName(walNumber));
+  const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
+  const mem = new MemTable();
+  records.forEach((payload, i) => {
+    const batch = decodeBatch(payload, path, offsets[i] + RECORD_HEADER_SIZE);
+    batch.ops.forEach((op, j) => {
+      mem.add(batch.firstSeq + j, op.kind, op.key, op.value, MAX_SEQUENCE);
+    });
+  });
+  const source = mem.iterator();
+  source.seekToFirst();
+  const filter = new VersionFilter(request.snapshots ?? [], () => true);
+  return buildTables(source, filter, undefined, sinkFor(request));
+}
+
+async function run(request: WorkerRequest): Promise<WorkerReply> {
+  const { id, dir, job } = request;
+  const tables: Table[] = [];
+  try {
+    if (job === undefined) return { id, outputs: await flush(request, request.walNumber!) };
+    const openTable = (f: FileMeta): InternalIterator => {
+      const name = tableName(f.number);
+      const file = fs.openRead(joinPath(dir, name));
+      const table = Table.open(file, { fileNumber: f.number, fileName: joinPath(dir, name) });
+      tables.push(table);
+      return table.iterator();
+    };
+    const outputs = await runCompaction(job, openTable, sinkFor(request));
+    return { id, outputs };
+  } catch (e) {
+    const err = e as { name?: string; message?: string; file?: string; offset?: number };
+    return {
+      id,
+      error: {
+        name: err?.name ?? "Error",
+        message: err?.message ?? String(e),
+        file: err?.file,
+        offset: err?.offset,
+      },
+    };
+  } finally {
+    for (const t of tables) t.close();
+  }
+}
+
+scope.onmessage = (event) => {
+  run(event.data).then((reply) => scope.postMessage(reply));
+};

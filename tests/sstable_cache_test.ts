@@ -1,0 +1,163 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { defaultFileSystem, type RandomAccessFile } from "../lib/fs.ts";
+import { KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
+import { Block, BlockBuilder } from "../lib/sstable/block.ts";
+import { BlockCache } from "../lib/sstable/block_cache.ts";
+import { TableBuilder } from "../lib/sstable/table_builder.ts";
+import { Table } from "../lib/sstable/table_reader.ts";
+
+const enc = new TextEncoder();
+
+// A valid block whose contents take exactly `size` bytes (size ≥ 20).
+function blockOfSize(size: number): Block {
+  for (let valueLen = size - 20; valueLen >= 0; valueLen--) {
+    const b = new BlockBuilder();
+    b.add(enc.encode("k"), 1, KIND_PUT, new Uint8Array(valueLen));
+    const data = b.finish().slice();
+    if (data.length === size) return new Block(data);
+  }
+  throw new Error(`no block of ${size} bytes`);
+}
+
+describe("block cache", () => {
+  it("returns the block stored for a (file number, offset) and nothing for others", () => {
+    const cache = new BlockCache(10_000);
+    const a = blockOfSize(100);
+    cache.set(1, 0, a);
+    assert.equal(cache.get(1, 0), a);
+    assert.equal(cache.get(2, 0), undefined);
+    assert.equal(cache.get(1, 100), undefined);
+  });
+
+  it("evicts the least recently used blocks once usage passes the capacity in bytes", () => {
+    const cache = new BlockCache(1000);
+    cache.set(1, 0, blockOfSize(400));
+    cache.set(1, 400, blockOfSize(400));
+    assert.equal(cache.usage, 800);
+    cache.set(1, 800, blockOfSize(400));
+    assert.equal(cache.usage, 800);
+    assert.equal(cache.get(1, 0), undefined);
+    assert.notEqual(cache.get(1, 400), undefined);
+    assert.notEqual(cache.get(1, 800), undefined);
+  });
+
+  it("evicts as many blocks as needed to fit a large one", () => {
+    const cache = new BlockCache(1000);
+    for (let i = 0; i < 5; i++) cache.set(1, i * 200, blockOfSize(200));
+    cache.set(2, 0, blockOfSize(900));
+    assert.equal(cache.size, 1);
+    assert.equal(cache.usage, 900);
+  });
+
+  it("a get makes a block the most recently used", () => {
+    const cache = new BlockCache(1000);
+    cache.set(1, 0, blockOfSize(400));
+    cache.set(1, 400, blockOfSize(400));
+    cache.get(1, 0);
+    cache.set(1, 800, blockOfSize(400));
+    assert.notEqual(cache.get(1, 0), undefined);
+    assert.equal(cache.get(1, 400), undefined);
+  });
+
+  it("does not keep a block larger than the whole cache", () => {
+    const cache = new BlockCache(100);
+    cache.set(1, 0, blockOfSize(101));
+    assert.equal(cache.size, 0);
+    assert.equal(cache.usage, 0);
+  });
+
+  it("caches nothing with capacity 0", () => {
+    const cache = new BlockCache(0);
+    cache.set(1, 0, blockOfSize(50));
+    assert.equal(cache.get(1, 0), undefined);
+    assert.equal(cache.usage, 0);
+    assert.equal(cache.capacity, 0);
+  });
+
+  it("replacing a block counts only the new one", () => {
+    const cache = new BlockCache(1000);
+    cache.set(1, 0, blockOfSize(300));
+    const b = blockOfSize(200);
+    cache.set(1, 0, b);
+    assert.equal(cache.usage, 200);
+    assert.equal(cache.get(1, 0), b);
+  });
+
+  it("evictFile drops every block of that file and only those", () => {
+    const cache = new BlockCache(100_000);
+    for (let i = 0; i < 4; i++) {
+      cache.set(7, i * 4096, blockOfSize(100));
+      cache.set(8, i * 4096, blockOfSize(100));
+    }
+    cache.evictFile(7);
+    assert.equal(cache.size, 4);
+    assert.equal(cache.usage, 400);
+    assert.equal(cache.get(7, 0), undefined);
+    assert.notEqual(cache.get(8, 3 * 4096), undefined);
+  });
+
+  it("counts hits and misses", () => {
+    const cache = new BlockCache(1000);
+    cache.set(1, 0, blockOfSize(100));
+    cache.get(1, 0);
+    cache.get(1, 0);
+    cache.get(1, 1);
+    assert.equal(cache.hits, 2);
+    assert.equal(cache.misses, 1);
+  });
+
+  it("clear drops everything", () => {
+    const cache = new BlockCache(1000);
+    cache.set(1, 0, blockOfSize(100));
+    cache.clear();
+    assert.equal(cache.size, 0);
+    assert.equal(cache.usage, 0);
+    assert.equal(cache.get(1, 0), undefined);
+  });
+
+  it("a table reads each data block from its file once while the block stays cached", () => {
+    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-sst-cache-"));
+    try {
+      const fs = defaultFileSystem();
+      const p = path.join(dir, "000001.sst");
+      const w = fs.openWrite(p);
+      const builder = new TableBuilder(w, { blockSize: 512 });
+      for (let i = 0; i < 500; i++) {
+        builder.add(enc.encode(`key${String(i).padStart(5, "0")}`), 1, KIND_PUT, enc.encode("v"));
+      }
+      const props = builder.finish();
+      w.close();
+
+      let reads = 0;
+      const inner = fs.openRead(p);
+      const counting: RandomAccessFile = {
+        path: inner.path,
+        size: inner.size,
+        read(buf, position) {
+          reads++;
+          return inner.read(buf, position);
+        },
+        close: () => inner.close(),
+      };
+      const cache = new BlockCache(1 << 20);
+      const table = Table.open(counting, { fileNumber: 1, cache });
+      const afterOpen = reads;
+      for (let round = 0; round < 3; round++) {
+        const it = table.iterator();
+        for (it.seekToFirst(); it.valid(); it.next());
+        for (let i = 0; i < 500; i += 7) {
+          table.get(enc.encode(`key${String(i).padStart(5, "0")}`), MAX_SEQUENCE);
+        }
+      }
+      assert.equal(reads - afterOpen, props.dataBlocks);
+      assert.equal(cache.size, props.dataBlocks);
+      table.close();
+    } finally {
+      nodeFs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
