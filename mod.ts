@@ -38,4 +38,5 @@ export {
 } from "./lib/db.ts";
 export type { CompactionOptions } from "./lib/compaction.ts";
 export { ClosedError, CorruptionError, LockError, StrataError } from "./lib/errors.ts";
+export type { FileLock, FileSystem, RandomAccessFile, WritableFile } from "./lib/fs.ts";
 export { MAX_KEY_SIZE, MAX_VALUE_SIZE } from "./lib/write_batch.ts";

@@ -71,18 +71,21 @@ import { TableCache, tableName } from "./table_cache.ts";
 import { WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import {
-  Batch,
   type BatchOp,
+  batchOps,
+  bindBatch,
   type Bytes,
   checkKey,
   checkValue,
   decodeBatch,
   encodeBatchInto,
   encodedOpSize,
+  WriteBatch,
+  type WriteOptions,
 } from "./write_batch.ts";
 
 export type { Entry } from "./merge_iterator.ts";
-export type { Bytes } from "./write_batch.ts";
+export { type Bytes, WriteBatch, type WriteOptions } from "./write_batch.ts";
 
 /** Options of {@linkcode open}. */
 export interface OpenOptions {
@@ -116,12 +119,6 @@ export interface OpenOptions {
   compaction?: Partial<CompactionOptions>;
   /** The file system to use (default: the runtime's). */
   fs?: FileSystem;
-}
-
-/** Options of a write. */
-export interface WriteOptions {
-  /** Wait until the write is on stable storage (fdatasync) before resolving. */
-  sync?: boolean;
 }
 
 /** Options of a scan. Keys are compared as bytes; strings are UTF-8 encoded. */
@@ -599,7 +596,7 @@ export class DB {
    */
   batch(): WriteBatch {
     this.#checkOpen();
-    return new WriteBatch(this);
+    return bindBatch(new WriteBatch(), (b, o) => this.write(b, o));
   }
 
   /**
@@ -615,7 +612,7 @@ export class DB {
    */
   write(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     try {
-      if (!(batch instanceof Batch)) {
+      if (!(batch instanceof WriteBatch)) {
         throw new TypeError("batch must be a WriteBatch");
       }
       if (batch.length === 0) {
@@ -626,7 +623,7 @@ export class DB {
       const sync = this.#syncOf(options);
       if (this.#canApplyNow(sync)) {
         this.#apply([{
-          ops: batch.ops,
+          ops: batchOps(batch),
           size: batch.encodedSize,
           sync,
           resolve: noop,
@@ -634,7 +631,7 @@ export class DB {
         }]);
         return this.#acknowledge();
       }
-      return this.#enqueue(batch.ops.slice(), batch.encodedSize, sync);
+      return this.#enqueue(batchOps(batch).slice(), batch.encodedSize, sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1579,37 +1576,6 @@ function writeTableSync(
     return fileMetaOf(number, p);
   } finally {
     file.close();
-  }
-}
-
-/**
- * A batch of puts and deletes, applied atomically by `write()` (when made
- * by {@linkcode DB.batch}) or {@linkcode DB.write}.
- *
- * @example
- * ```ts
- * import { open } from "./db.ts";
- * await using db = await open(await Deno.makeTempDir());
- * const batch = db.batch();
- * for (let i = 0; i < 3; i++) batch.put(`k${i}`, `v${i}`);
- * await batch.write();
- * ```
- */
-export class WriteBatch extends Batch {
-  #db: DB | undefined;
-
-  /** A batch; `db` is the database `write()` applies it to. */
-  constructor(db?: DB) {
-    super();
-    this.#db = db;
-  }
-
-  /** Applies the batch to its database atomically. */
-  write(options?: WriteOptions): Promise<void> {
-    if (this.#db === undefined) {
-      return Promise.reject(new TypeError("this batch has no database; use db.write(batch)"));
-    }
-    return this.#db.write(this, options);
   }
 }
 

@@ -74,28 +74,59 @@ export interface BatchOp {
 
 const EMPTY = new Uint8Array(0);
 
+/** Options of a write. */
+export interface WriteOptions {
+  /** Wait until the write is on stable storage (fdatasync) before resolving. */
+  sync?: boolean;
+}
+
+type Committer = (batch: WriteBatch, options?: WriteOptions) => Promise<void>;
+
+// The database a batch made by `db.batch()` writes to, kept off the public shape.
+const committers = new WeakMap<WriteBatch, Committer>();
+
+/** Binds a batch to the database that `write()` applies it to. @internal */
+export function bindBatch(batch: WriteBatch, commit: Committer): WriteBatch {
+  committers.set(batch, commit);
+  return batch;
+}
+
+let opsOf: (batch: WriteBatch) => BatchOp[];
+
+/** The operations of a batch, in order. @internal */
+export function batchOps(batch: WriteBatch): BatchOp[] {
+  return opsOf(batch);
+}
+
 /**
- * An ordered group of puts and deletes. Keys and values are checked and
+ * An ordered group of puts and deletes, applied atomically: after any
+ * crash, all of it or none of it is visible. Keys and values are checked and
  * copied when added, so a rejected call leaves the batch unchanged and later
- * changes to the caller's arrays do not leak in.
+ * changes to the caller's arrays do not leak in. Make one with `db.batch()`
+ * and call `write()`, or build one with `new WriteBatch()` and pass it to
+ * `db.write()`.
  *
  * @example
  * ```ts
- * import { Batch } from "./write_batch.ts";
- * const b = new Batch().put("a", "1").delete("b");
+ * import { WriteBatch } from "./write_batch.ts";
+ * const b = new WriteBatch().put("a", "1").delete("b");
  * console.log(b.length); // 2
  * ```
  */
-export class Batch {
-  /** The operations, in order. */
-  readonly ops: BatchOp[] = [];
+export class WriteBatch {
+  #ops: BatchOp[] = [];
+
+  static {
+    opsOf = (batch) => batch.#ops;
+  }
+
   #encodedSize = 12;
 
   /** Adds a put. */
   put(key: Bytes, value: Bytes): this {
     const k = checkKey(key);
     const v = checkValue(value);
-    this.ops.push({
+    this.#ops.push({
       kind: KIND_PUT,
       key: typeof key === "string" ? k : k.slice(),
       value: typeof value === "string" ? v : v.slice(),
@@ -107,7 +138,7 @@ export class Batch {
   /** Adds a delete. */
   delete(key: Bytes): this {
     const k = checkKey(key);
-    this.ops.push({
+    this.#ops.push({
       kind: KIND_DELETE,
       key: typeof key === "string" ? k : k.slice(),
       value: EMPTY,
@@ -118,7 +149,7 @@ export class Batch {
 
   /** Number of operations. */
   get length(): number {
-    return this.ops.length;
+    return this.#ops.length;
   }
 
   /** Bytes the encoded batch takes. */
@@ -128,8 +159,17 @@ export class Batch {
 
   /** Removes every operation. */
   clear(): void {
-    this.ops.length = 0;
+    this.#ops.length = 0;
     this.#encodedSize = 12;
+  }
+
+  /** Applies the batch to the database that made it (see `db.batch()`). */
+  write(options?: WriteOptions): Promise<void> {
+    const commit = committers.get(this);
+    if (commit === undefined) {
+      return Promise.reject(new TypeError("this batch has no database; use db.write(batch)"));
+    }
+    return commit(this, options);
   }
 }
 

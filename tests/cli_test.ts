@@ -52,7 +52,7 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(join(os.tmpdir(), "strata-cli-test-"));
   try {
     await fn(dir);
@@ -437,10 +437,10 @@ test("dump describes a table's blocks, index, filter and properties", async () =
     const [table] = filesOf(db, ".sst");
     const out = await ok(["dump", table]);
     assert.match(out, /: SSTable, format 1, \d+ bytes/);
-    assert.match(out, /^  entries\s+300 \(0 deletions\)$/m);
+    assert.match(out, /^ {2}entries\s+300 \(0 deletions\)$/m);
     assert.match(out, /^filter:\s+offset \d+, size \d+ \(\d+ bits, \d+ probes\)$/m);
     assert.match(out, /^index:\s+offset \d+, size \d+ \(\d+ entries\)$/m);
-    assert.match(out, /^  #0  offset 0  size \d+  index key "key\d+" @ /m);
+    assert.match(out, /^ {2}#0  offset 0  size \d+  index key "key\d+" @ /m);
     assert.doesNotMatch(out, /PUT/);
   });
 });
@@ -452,7 +452,7 @@ test("dump --entries lists every entry of every block", async () => {
     const [table] = filesOf(db, ".sst");
     const out = await ok(["dump", table, "--entries"]);
     assert.equal(out.match(/ PUT "value-\d+"$/gm)?.length, 300);
-    assert.match(out, /^      "key00000" @ 1 PUT "value-0"$/m);
+    assert.match(out, /^ {2}    "key00000" @ 1 PUT "value-0"$/m);
   });
 });
 
@@ -477,7 +477,7 @@ test("dump decodes the batches of a WAL", async () => {
     const out = await ok(["dump", wal]);
     assert.match(out, /: write-ahead log, \d+ bytes, 2 records/);
     assert.match(out, /^@8 batch seq 1\.\.2 \(2 ops, \d+ bytes\)$/m);
-    assert.match(out, /^    PUT "c" = "3"$/m);
+    assert.match(out, /^ {2}  PUT "c" = "3"$/m);
   });
 });
 
@@ -493,7 +493,7 @@ test("dump prints manifest edits as JSON", async () => {
     assert.ok(edits.length >= 1);
     const added = edits.flatMap((e) => e.added ?? []);
     assert.equal(added[0].file.smallest, "key00000");
-    assert.match(out, /^  L0: \d+$/m);
+    assert.match(out, /^ {2}L0: \d+$/m);
   });
 });
 
@@ -647,7 +647,7 @@ test("a runtime error is one line naming the error, without a stack trace", asyn
 });
 
 test("the CLI run as a subprocess exits with real status codes and no stack traces", async () => {
-  await withDir(async (dir) => {
+  await withDir((dir) => {
     const script = fileURLToPath(new URL("../cli.ts", import.meta.url));
     const run = (...args: string[]) =>
       spawnSync(

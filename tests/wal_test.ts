@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { CorruptionError } from "../lib/errors.ts";
 import { defaultFileSystem } from "../lib/fs.ts";
 import { LogWriter, MANIFEST_MAGIC, readLog, WAL_MAGIC } from "../lib/wal.ts";
-import { Batch, decodeBatch, encodeBatch } from "../lib/write_batch.ts";
+import { batchOps, decodeBatch, encodeBatch, WriteBatch } from "../lib/write_batch.ts";
 
 const fs = defaultFileSystem();
 
@@ -79,28 +79,28 @@ describe("record log", () => {
 
 describe("write batch encoding", () => {
   it("round-trips puts and deletes with their first sequence number", () => {
-    const b = new Batch().put("a", "1").delete("b").put(
+    const b = new WriteBatch().put("a", "1").delete("b").put(
       new Uint8Array([0, 255]),
       new Uint8Array(0),
     );
-    const decoded = decodeBatch(encodeBatch(b.ops, 2 ** 40, b.encodedSize), "x.log", 0);
+    const decoded = decodeBatch(encodeBatch(batchOps(b), 2 ** 40, b.encodedSize), "x.log", 0);
     assert.equal(decoded.firstSeq, 2 ** 40);
-    assert.deepEqual(decoded.ops, b.ops);
+    assert.deepEqual(decoded.ops, batchOps(b));
   });
   it("rejects a count larger than the operations present", () => {
-    const b = new Batch().put("a", "1");
-    const bytes = encodeBatch(b.ops, 1, b.encodedSize);
+    const b = new WriteBatch().put("a", "1");
+    const bytes = encodeBatch(batchOps(b), 1, b.encodedSize);
     bytes[8] = 2;
     assert.throws(() => decodeBatch(bytes, "x.log", 0), CorruptionError);
   });
   it("copies keys and values so later changes by the caller do not leak in", () => {
     const key = new Uint8Array([1]);
-    const b = new Batch().put(key, key);
+    const b = new WriteBatch().put(key, key);
     key[0] = 9;
-    assert.deepEqual(b.ops[0].key, new Uint8Array([1]));
+    assert.deepEqual(batchOps(b)[0].key, new Uint8Array([1]));
   });
   it("leaves the batch unchanged when an operation is rejected", () => {
-    const b = new Batch().put("a", "1");
+    const b = new WriteBatch().put("a", "1");
     assert.throws(() => b.put(42 as unknown as string, "x"), TypeError);
     assert.throws(() => b.put(new Uint8Array(65537), "x"), RangeError);
     assert.equal(b.length, 1);

@@ -23,7 +23,12 @@ for (const file of process.argv.slice(2)) {
     const name = decode(/\bname="([^"]*)"/.exec(m[1])?.[1] ?? "");
     const file = /\b(?:classname|file)="([^"]*)"/.exec(m[1])?.[1] ?? "";
     const body = m[3] ?? "";
-    cases.push({ name, file, failed: /<(failure|error)\b/.test(body), skipped: /<skipped\b/.test(body) });
+    cases.push({
+      name,
+      file,
+      failed: /<(failure|error)\b/.test(body),
+      skipped: /<skipped\b/.test(body),
+    });
   }
   const names = new Set(cases.map((c) => c.name));
   const parents = new Set();
