@@ -99,6 +99,12 @@ export interface OpenOptions {
   createIfMissing?: boolean;
   /** Fail when the directory already holds a database (default false). */
   errorIfExists?: boolean;
+  /**
+   * Open without changing any file: the write-ahead log is replayed into
+   * memory only, and writes, flushes and compactions are rejected with a
+   * {@linkcode StrataError} (default false). The directory is still locked.
+   */
+  readOnly?: boolean;
   /** Table files kept open at most, beyond those in use (default 1000). */
   maxOpenFiles?: number;
   /** Target size of a table's data blocks before compression (default 4096). */
@@ -197,6 +203,7 @@ const DEFAULTS = {
   sync: false,
   createIfMissing: true,
   errorIfExists: false,
+  readOnly: false,
   maxOpenFiles: 1000,
   blockSize: 4096,
   bloomBitsPerKey: 10,
@@ -253,6 +260,7 @@ function settingsFrom(options: OpenOptions): Settings {
       "sync",
       "createIfMissing",
       "errorIfExists",
+      "readOnly",
       "autoCompaction",
       "compactionWorker",
     ] as const
@@ -337,7 +345,8 @@ export class DB {
   #fs: FileSystem;
   #settings: Settings;
   #lock: FileLock;
-  #manifest: Manifest;
+  /** Undefined when read-only. */
+  #manifest: Manifest | undefined;
   #version: Version;
   #pinned = new Map<Version, number>();
   #obsolete = new Set<number>();
@@ -346,7 +355,8 @@ export class DB {
   #blocks: BlockCache | undefined;
   #mem = new MemTable();
   #frozen: Frozen[] = [];
-  #wal: LogWriter;
+  /** Undefined when read-only. */
+  #wal: LogWriter | undefined;
   #walNumber: number;
   #arena = new Uint8Array(ARENA_CHUNK);
   #arenaPos = 0;
@@ -391,12 +401,13 @@ export class DB {
     settings: Settings,
     lock: FileLock,
     recovered: {
-      manifest: Manifest;
+      manifest: Manifest | undefined;
       version: Version;
-      wal: LogWriter;
+      wal: LogWriter | undefined;
       walNumber: number;
       lastSeq: number;
       nextFileNumber: number;
+      mem?: MemTable;
     },
   ) {
     this.#dir = dir;
@@ -409,6 +420,7 @@ export class DB {
     this.#walNumber = recovered.walNumber;
     this.#lastSeq = recovered.lastSeq;
     this.#nextFileNumber = recovered.nextFileNumber;
+    if (recovered.mem !== undefined) this.#mem = recovered.mem;
     this.#blocks = settings.blockCacheSize > 0
       ? new BlockCache(settings.blockCacheSize)
       : undefined;
@@ -419,7 +431,9 @@ export class DB {
   static openSync(dir: string, settings: Settings): DB {
     const fs = settings.fs;
     if (!fs.exists(dir)) {
-      if (!settings.createIfMissing) throw new StrataError(`database does not exist: ${dir}`);
+      if (!settings.createIfMissing || settings.readOnly) {
+        throw new StrataError(`database does not exist: ${dir}`);
+      }
       fs.mkdirp(dir);
     }
     const lock = fs.lock(joinPath(dir, "LOCK"));
@@ -457,7 +471,7 @@ export class DB {
       throw new CorruptionError("directory holds database files but no CURRENT", {
         file: joinPath(dir, "CURRENT"),
       });
-    } else if (!settings.createIfMissing) {
+    } else if (!settings.createIfMissing || settings.readOnly) {
       throw new StrataError(`database does not exist: ${dir}`);
     }
     let maxNumber = 0;
@@ -484,6 +498,18 @@ export class DB {
           mem.add(batch.firstSeq + j, op.kind, op.key, op.value.slice(), MAX_SEQUENCE);
         });
         lastSeq = Math.max(lastSeq, batch.firstSeq + batch.ops.length - 1);
+      });
+    }
+    if (settings.readOnly) {
+      // Serve the replayed log from memory; touch nothing on disk.
+      return new DB(dir, settings, lock, {
+        manifest: undefined,
+        version,
+        wal: undefined,
+        walNumber: 0,
+        lastSeq,
+        nextFileNumber,
+        mem,
       });
     }
     const edit: VersionEdit = {};
@@ -595,7 +621,7 @@ export class DB {
    * ```
    */
   batch(): WriteBatch {
-    this.#checkOpen();
+    this.#checkWritable();
     return bindBatch(new WriteBatch(), (b, o) => this.write(b, o));
   }
 
@@ -616,7 +642,7 @@ export class DB {
         throw new TypeError("batch must be a WriteBatch");
       }
       if (batch.length === 0) {
-        this.#checkOpen();
+        this.#checkWritable();
         checkOptions<WriteOptions>(options, "options");
         return RESOLVED;
       }
@@ -639,7 +665,7 @@ export class DB {
 
   /** Checks that the database is open and returns whether a write is synced. */
   #syncOf(options: WriteOptions | undefined): boolean {
-    this.#checkOpen();
+    this.#checkWritable();
     if (options === undefined) return this.#settings.sync;
     const sync = checkOptions<WriteOptions>(options, "options").sync ?? this.#settings.sync;
     if (typeof sync !== "boolean") {
@@ -805,7 +831,7 @@ export class DB {
     records: number,
   ): void {
     try {
-      this.#wal.appendFramed(arena.subarray(start, start + total));
+      this.#wal!.appendFramed(arena.subarray(start, start + total));
       if (sync) this.#syncWal();
       else this.#walDirty = true;
     } catch (e) {
@@ -875,7 +901,7 @@ export class DB {
 
   /** Makes the WAL durable, including its directory entry when new. */
   #syncWal(): void {
-    this.#wal.sync();
+    this.#wal!.sync();
     if (!this.#walDirSynced) {
       this.#fs.syncDir(this.#dir);
       this.#walDirSynced = true;
@@ -895,7 +921,7 @@ export class DB {
     // acknowledged after it. The new log's directory entry is synced with
     // its first synced write.
     if (this.#walDirty) this.#syncWal();
-    this.#wal.close();
+    this.#wal!.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
     this.#mem = new MemTable();
     this.#memLogBytes = 0;
@@ -1128,7 +1154,7 @@ export class DB {
   // ------------------------------------------------------ background work
 
   #scheduleBackgroundWork(): void {
-    if (this.#closed || this.#backgroundError !== undefined) return;
+    if (this.#closed || this.#backgroundError !== undefined || this.#settings.readOnly) return;
     if (this.#flushing === undefined && this.#frozen.length > 0) {
       this.#flushing = this.#runJob(() => this.#flushFrozen()).finally(() => {
         this.#flushing = undefined;
@@ -1206,7 +1232,7 @@ export class DB {
     edit.nextFileNumber = this.#nextFileNumber;
     edit.lastSequence = this.#lastSeq;
     if ((edit.added?.length ?? 0) > 0) this.#fs.syncDir(this.#dir);
-    this.#manifest.append(edit);
+    this.#manifest!.append(edit);
     const previous = this.#version;
     this.#version = previous.apply(edit);
     for (const d of edit.deleted ?? []) this.#obsolete.add(d.number);
@@ -1388,7 +1414,7 @@ export class DB {
    * ```
    */
   async flush(): Promise<void> {
-    this.#checkOpen();
+    this.#checkWritable();
     await this.#waitForQueue();
     this.#freeze();
     while (this.#frozen.length > 0) {
@@ -1420,7 +1446,7 @@ export class DB {
    * ```
    */
   async compact(options?: CompactOptions): Promise<void> {
-    this.#checkOpen();
+    this.#checkWritable();
     const o = checkOptions<CompactOptions>(options, "compact options");
     const start = o.start === undefined ? undefined : checkKey(o.start);
     const end = o.end === undefined ? undefined : checkKey(o.end);
@@ -1528,8 +1554,8 @@ export class DB {
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
     } finally {
-      this.#wal.close();
-      this.#manifest.close();
+      this.#wal?.close();
+      this.#manifest?.close();
       this.#tables.close();
       this.#lock.release();
     }
@@ -1542,6 +1568,11 @@ export class DB {
 
   #checkOpen(): void {
     if (this.#closed) throw new ClosedError(`database is closed: ${this.#dir}`);
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#settings.readOnly) throw new StrataError(`database is open read-only: ${this.#dir}`);
   }
 }
 

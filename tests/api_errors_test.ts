@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -275,5 +275,58 @@ describe("opening", () => {
     await assert.rejects(open(dir, { errorIfExists: true }), StrataError);
     db = await open(dir);
     await assertUntouched();
+  });
+});
+
+describe("read-only open", () => {
+  it("reads data, including what is only in the write-ahead log, and changes no file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strata-readonly-"));
+    try {
+      const db = await open(dir);
+      await db.put("flushed", "1");
+      await db.flush();
+      await db.put("logged", "2");
+      await db.close();
+      const before = new Map(
+        readdirSync(dir).filter((n) => n !== "LOCK").map((n) => [
+          n,
+          readFileSync(join(dir, n)).toString("hex"),
+        ]),
+      );
+      const ro = await open(dir, { readOnly: true });
+      assert.equal(new TextDecoder().decode(await ro.get("flushed")), "1");
+      assert.equal(new TextDecoder().decode(await ro.get("logged")), "2");
+      assert.equal(ro.scan().toArray().length, 2);
+      await ro.close();
+      const after = new Map(
+        readdirSync(dir).filter((n) => n !== "LOCK").map((n) => [
+          n,
+          readFileSync(join(dir, n)).toString("hex"),
+        ]),
+      );
+      assert.deepEqual(after, before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("rejects writes, batches, flushes and compactions with a StrataError", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strata-readonly-"));
+    try {
+      await (await open(dir)).close();
+      const ro = await open(dir, { readOnly: true });
+      await assert.rejects(ro.put("k", "v"), /read-only/);
+      await assert.rejects(ro.delete("k"), /read-only/);
+      assert.throws(() => ro.batch(), /read-only/);
+      await assert.rejects(ro.flush(), /read-only/);
+      await assert.rejects(ro.compact(), /read-only/);
+      await ro.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("does not create a missing database", async () => {
+    const dir = join(tmpdir(), `strata-readonly-missing-${Date.now()}`);
+    await assert.rejects(open(dir, { readOnly: true }), /does not exist/);
+    assert.equal(existsSync(dir), false);
   });
 });
