@@ -1,26 +1,33 @@
 /**
  * Private helper of `cli.ts`: `strata bench`, workloads modelled on
- * LevelDB's db_bench, run against a scratch directory.
+ * LevelDB's db_bench, run against a database directory that bench owns.
  *
  * @module
  */
 
 import * as nodeFs from "node:fs";
 import { type DB, open } from "./mod.ts";
-import { joinPath } from "./lib/fs.ts";
+import { defaultFileSystem, joinPath } from "./lib/fs.ts";
 
-/** The workloads, in the order they run by default. */
+/**
+ * The workloads, in the order they run by default: the other fills first, so
+ * that the database left at the end is the one fillrandom made, less what
+ * deleterandom removed.
+ */
 export const WORKLOADS: readonly string[] = [
   "fillseq",
+  "fillbatch",
+  "fillsync",
   "fillrandom",
   "readrandom",
   "readseq",
   "readreverse",
   "seekrandom",
   "deleterandom",
-  "fillbatch",
-  "fillsync",
 ];
+
+/** The file that marks a directory as bench's own, which bench may empty. */
+export const BENCH_MARKER = ".strata-bench";
 
 /** Keys are 16 decimal digits, as in db_bench. */
 export const KEY_SIZE = 16;
@@ -52,7 +59,11 @@ export interface BenchOptions {
   valueSize: number;
   /** Workload names to run, in order (each in {@linkcode WORKLOADS}). */
   workloads: string[];
-  /** Scratch directory; it is emptied and reused. */
+  /**
+   * The database directory. Each fill empties it (all but the
+   * {@linkcode BENCH_MARKER} file) and opens a new database there; the last
+   * database is left in it.
+   */
   dir: string;
   /** Called with the workload name and its operation count; returns a progress callback. */
   progress: (name: string, total: number) => { update(done: number): void; finish(): void };
@@ -100,12 +111,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
 
   let db: DB | undefined;
   let filled = false;
-  let generation = 0;
   const fresh = async (): Promise<DB> => {
     await db?.close();
-    nodeFs.rmSync(o.dir, { recursive: true, force: true });
-    nodeFs.mkdirSync(o.dir, { recursive: true });
-    db = await open(joinPath(o.dir, `db${generation++}`));
+    db = undefined;
+    emptyDir(o.dir);
+    db = await open(o.dir);
     filled = false;
     return db;
   };
@@ -211,6 +221,24 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     await db?.close();
   }
   return results;
+}
+
+/**
+ * Removes everything in `dir` but the marker file, holding the database
+ * lock meanwhile: a database that another handle has open is refused with a
+ * LockError rather than deleted under it.
+ */
+function emptyDir(dir: string): void {
+  nodeFs.mkdirSync(dir, { recursive: true });
+  const lock = defaultFileSystem().lock(joinPath(dir, "LOCK"));
+  try {
+    for (const name of nodeFs.readdirSync(dir)) {
+      if (name === BENCH_MARKER || name === "LOCK") continue;
+      nodeFs.rmSync(joinPath(dir, name), { recursive: true, force: true });
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 /** A result as a db_bench line: `fillseq      :       2.345 micros/op;   426439 ops/sec; …`. */

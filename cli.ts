@@ -18,7 +18,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { type DB, type DBStats, open, type ScanOptions } from "./mod.ts";
 import { defaultFileSystem, type FileSystem, isDeno, joinPath } from "./lib/fs.ts";
-import { formatResult, KEY_SIZE, runBench, WORKLOADS } from "./_cli_bench.ts";
+import { BENCH_MARKER, formatResult, KEY_SIZE, runBench, WORKLOADS } from "./_cli_bench.ts";
 import { CliError, dumpFile, renderVerify, verifyDatabase } from "./_cli_inspect.ts";
 import {
   BrokenPipe,
@@ -98,6 +98,8 @@ interface Context {
 
 interface Command {
   args: string[];
+  /** Positional arguments that may be left out, after `args`. */
+  optional?: string[];
   summary: string;
   description: string;
   options: Record<string, OptionSpec>;
@@ -356,11 +358,17 @@ const COMMANDS: Record<string, Command> = {
   },
   bench: {
     args: [],
-    summary: "Run db_bench-style workloads in a temporary directory",
+    optional: ["dir"],
+    summary: "Run db_bench-style workloads",
     description: `Workloads: ${WORKLOADS.join(", ")}.\n` +
       "Fills start from an empty database; the others use the current one (filled first,\n" +
-      "untimed, when no fill ran before them). fillsync writes num/1000 entries.",
+      "untimed, when no fill ran before them). fillsync writes num/1000 entries.\n" +
+      "With <dir> (or --dir), the database lives there and is kept afterwards, so that\n" +
+      `'strata stats <dir>' can inspect it; bench marks the directory with a ${BENCH_MARKER}\n` +
+      "file, refuses a non-empty directory without one, and empties one with it before\n" +
+      "each fill. Without a directory, a temporary one is used and removed.",
     options: {
+      dir: { type: "string", arg: "dir", help: "Where the database lives (same as <dir>)" },
       num: { type: "string", arg: "n", help: "Entries per workload (default 100000)" },
       "value-size": { type: "string", arg: "bytes", help: "Bytes per value (default 100)" },
       workloads: {
@@ -381,7 +389,7 @@ Usage: strata <command> <db-dir> [args] [options]
 Commands:
 ${
   Object.entries(COMMANDS).map(([name, c]) =>
-    `  ${`${name} ${c.args.map((a) => `<${a}>`).join(" ")}`.padEnd(26)}${c.summary}`
+    `  ${`${name} ${argsUsage(c)}`.padEnd(26)}${c.summary}`
   ).join("\n")
 }
   help [command]            Show help for a command
@@ -396,9 +404,14 @@ starts with '-'. Exit status: 0 success, 1 runtime error (missing key, damage,
 lock held elsewhere, I/O), 2 usage error.
 `;
 
+/** The positional arguments of a command as shown in usage lines: `<dir> <key> [<file>]`. */
+function argsUsage(c: Command): string {
+  return [...c.args.map((a) => `<${a}>`), ...(c.optional ?? []).map((a) => `[<${a}>]`)].join(" ");
+}
+
 function commandHelp(name: string): string {
   const c = COMMANDS[name];
-  const usage = ["strata", name, ...c.args.map((a) => `<${a}>`), "[options]"].join(" ");
+  const usage = ["strata", name, argsUsage(c), "[options]"].filter((w) => w !== "").join(" ");
   const rows = Object.entries(c.options).map(([opt, o]) =>
     `  ${`--${opt}${o.arg === undefined ? "" : ` <${o.arg}>`}`.padEnd(24)}${o.help}`
   );
@@ -436,13 +449,12 @@ function parseCommand(name: string, argv: string[]): Parsed | "help" {
   const args = parsed.positionals;
   if (args.length < c.args.length) {
     throw new UsageError(
-      `${name}: missing <${c.args[args.length]}> (usage: strata ${name} ${
-        c.args.map((a) => `<${a}>`).join(" ")
-      })`,
+      `${name}: missing <${c.args[args.length]}> (usage: strata ${name} ${argsUsage(c)})`,
     );
   }
-  if (args.length > c.args.length) {
-    throw new UsageError(`${name}: unexpected argument '${args[c.args.length]}'`);
+  const most = c.args.length + (c.optional?.length ?? 0);
+  if (args.length > most) {
+    throw new UsageError(`${name}: unexpected argument '${args[most]}'`);
   }
   return { args, values: parsed.values as Parsed["values"] };
 }
@@ -717,6 +729,14 @@ async function runBenchCommand(p: Parsed, ctx: Context): Promise<number> {
     }
   }
   if (workloads.length === 0) throw new UsageError("bench: --workloads names no workload");
+  const given = p.args[0];
+  const option = p.values.dir as string | undefined;
+  if (given !== undefined && option !== undefined) {
+    throw new UsageError("bench: give the directory as <dir> or as --dir, not both");
+  }
+  const kept = given ?? option;
+  if (kept === "") throw new UsageError("bench: the directory must not be empty");
+  if (kept !== undefined) prepareBenchDir(kept);
   const json = p.values.json === true;
   const runtime = isDeno ? `Deno ${Deno.version.deno}` : `Bun ${process.versions.bun ?? "?"}`;
   if (!json) {
@@ -726,11 +746,14 @@ async function runBenchCommand(p: Parsed, ctx: Context): Promise<number> {
         `Values:     ${valueSize} bytes each\n` +
         `Entries:    ${num}\n` +
         `RawSize:    ${((KEY_SIZE + valueSize) * num / 1048576).toFixed(1)} MB (estimated)\n` +
+        `Directory:  ${
+          kept === undefined ? "temporary (removed afterwards)" : `${kept} (kept)`
+        }\n` +
         "------------------------------------------------\n",
     );
     await ctx.out.flush();
   }
-  const dir = nodeFs.mkdtempSync(joinPath(os.tmpdir(), "strata-bench-"));
+  const dir = kept ?? nodeFs.mkdtempSync(joinPath(os.tmpdir(), "strata-bench-"));
   try {
     const results = await runBench({
       num,
@@ -745,16 +768,48 @@ async function runBenchCommand(p: Parsed, ctx: Context): Promise<number> {
       },
     });
     if (json) {
-      await ctx.out.write(
-        `${
-          JSON.stringify({ version: VERSION, runtime, num, keySize: KEY_SIZE, valueSize, results })
-        }\n`,
-      );
+      const doc = {
+        version: VERSION,
+        runtime,
+        num,
+        keySize: KEY_SIZE,
+        valueSize,
+        dir: kept,
+        results,
+      };
+      await ctx.out.write(`${JSON.stringify(doc)}\n`);
     }
   } finally {
-    nodeFs.rmSync(dir, { recursive: true, force: true });
+    if (kept === undefined) nodeFs.rmSync(dir, { recursive: true, force: true });
   }
   return 0;
+}
+
+/**
+ * Makes `dir` ready to hold bench data: creates it when missing and writes
+ * the marker file. A directory that holds anything but no marker is
+ * refused, so that bench never empties a directory it did not make.
+ */
+function prepareBenchDir(dir: string): void {
+  let names: string[] | undefined;
+  try {
+    names = nodeFs.readdirSync(dir);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOTDIR") throw new UsageError(`bench: ${dir} is not a directory`);
+    if (code !== "ENOENT") throw e;
+  }
+  if (names !== undefined && names.length > 0 && !names.includes(BENCH_MARKER)) {
+    throw new UsageError(
+      `bench: ${dir} is not empty and has no ${BENCH_MARKER} file; ` +
+        "give a new or empty directory, or one that bench made",
+    );
+  }
+  nodeFs.mkdirSync(dir, { recursive: true });
+  nodeFs.writeFileSync(
+    joinPath(dir, BENCH_MARKER),
+    "Made by 'strata bench': the next run may delete everything in this directory.\n",
+  );
 }
 
 // -------------------------------------------------------------------- main

@@ -85,10 +85,16 @@ const atEnd = db.stats();
 // Let background flushes and compactions finish.
 const settleStart = performance.now();
 await db.flush();
-for (;;) {
+// Settled: nothing frozen, no level due, and level 0 merged down once the
+// database has been quiet (or 30 s have passed).
+for (let waited = 0; waited < 30_000; waited += 50) {
   await new Promise((r) => setTimeout(r, 50));
   const s = db.stats();
-  if (s.memtables.immutable === 0 && s.levels.every((l) => l.score < 1)) break;
+  if (
+    s.memtables.immutable === 0 && s.levels.every((l) => l.score < 1) && s.levels[0].files === 0
+  ) {
+    break;
+  }
 }
 const settleMs = performance.now() - settleStart;
 const settled = db.stats();

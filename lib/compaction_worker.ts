@@ -21,11 +21,9 @@ import {
   VersionFilter,
 } from "./compaction.ts";
 import { defaultFileSystem, joinPath } from "./fs.ts";
-import { type InternalIterator, MAX_SEQUENCE } from "./internal_key.ts";
+import type { InternalIterator } from "./internal_key.ts";
+import { LogRun } from "./log_run.ts";
 import type { FileMeta } from "./manifest.ts";
-import { MemTable } from "./memtable.ts";
-import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
-import { decodeBatch } from "./write_batch.ts";
 import { Table } from "./sstable/table_reader.ts";
 import { tableName } from "./table_cache.ts";
 
@@ -84,21 +82,12 @@ function walName(n: number): string {
   return `${String(n).padStart(6, "0")}.log`;
 }
 
-/** Rebuilds a frozen memtable from its log and writes it as one table. */
+/** Reads a frozen memtable's log, sorted, and writes it as one table. */
 function flush(request: WorkerRequest, walNumber: number): Promise<FileMeta[] | undefined> {
   const path = joinPath(request.dir, walName(walNumber));
-  const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
-  const mem = new MemTable();
-  records.forEach((payload, i) => {
-    const batch = decodeBatch(payload, path, offsets[i] + RECORD_HEADER_SIZE);
-    batch.ops.forEach((op, j) => {
-      mem.add(batch.firstSeq + j, op.kind, op.key, op.value, MAX_SEQUENCE);
-    });
-  });
-  const source = mem.iterator();
-  source.seekToFirst();
+  const run = LogRun.fromLog(fs.readFile(path), path);
   const filter = new VersionFilter(request.snapshots ?? [], () => true);
-  return buildTables(source, filter, undefined, sinkFor(request));
+  return buildTables(run, filter, undefined, sinkFor(request));
 }
 
 async function run(request: WorkerRequest): Promise<WorkerReply> {

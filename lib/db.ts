@@ -20,7 +20,6 @@ import {
   hash32,
   hasPrefix,
   prefixSuccessor,
-  putVarint,
   readU32,
   writeU32,
   writeU64,
@@ -68,18 +67,17 @@ import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
 import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
-import { WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
+import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import {
-  type BatchOp,
-  batchOps,
+  batchBody,
   bindBatch,
   type Bytes,
   checkKey,
   checkValue,
   decodeBatch,
-  encodeBatchInto,
   encodedOpSize,
+  encodeOp,
   WriteBatch,
   type WriteOptions,
 } from "./write_batch.ts";
@@ -215,6 +213,8 @@ const DEFAULTS = {
 type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSystem };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+// How long a database must be quiet before level 0 is merged down regardless.
+const IDLE_COMPACTION_MS = 1000;
 // Writes are encoded into slabs of this size; memtables keep views into them.
 const ARENA_CHUNK = 1024 * 1024;
 
@@ -293,8 +293,10 @@ function settingsFrom(options: OpenOptions): Settings {
 }
 
 interface PendingWrite {
-  ops: BatchOp[];
-  size: number;
+  /** The operations in their log encoding. */
+  body: Uint8Array;
+  /** How many operations `body` holds. */
+  count: number;
   sync: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -370,6 +372,7 @@ export class DB {
   #queue: PendingWrite[] = [];
   #drainScheduled = false;
   #writesSinceTurn = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -572,13 +575,10 @@ export class DB {
         this.#applyOne(KIND_PUT, k, v);
         return this.#acknowledge();
       }
-      // Queued writes outlive the call: copy what the caller may change.
-      const op: BatchOp = {
-        kind: KIND_PUT,
-        key: k === key ? k.slice() : k,
-        value: v === value ? v.slice() : v,
-      };
-      return this.#enqueue([op], 12 + encodedOpSize(op.key, op.value), sync);
+      // Queued writes outlive the call: encode (copy) what the caller may change.
+      const body = new Uint8Array(encodedOpSize(k, v));
+      encodeOp(body, 0, KIND_PUT, k, v);
+      return this.#enqueue(body, 1, sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -602,8 +602,9 @@ export class DB {
         this.#applyOne(KIND_DELETE, k, EMPTY);
         return this.#acknowledge();
       }
-      const op: BatchOp = { kind: KIND_DELETE, key: k === key ? k.slice() : k, value: EMPTY };
-      return this.#enqueue([op], 12 + encodedOpSize(op.key, undefined), sync);
+      const body = new Uint8Array(encodedOpSize(k, undefined));
+      encodeOp(body, 0, KIND_DELETE, k, EMPTY);
+      return this.#enqueue(body, 1, sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -648,16 +649,11 @@ export class DB {
       }
       const sync = this.#syncOf(options);
       if (this.#canApplyNow(sync)) {
-        this.#apply([{
-          ops: batchOps(batch),
-          size: batch.encodedSize,
-          sync,
-          resolve: noop,
-          reject: noop,
-        }]);
+        const body = batchBody(batch);
+        this.#apply([{ body, count: batch.length, sync, resolve: noop, reject: noop }]);
         return this.#acknowledge();
       }
-      return this.#enqueue(batchOps(batch).slice(), batch.encodedSize, sync);
+      return this.#enqueue(batchBody(batch).slice(), batch.length, sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -697,9 +693,9 @@ export class DB {
     return yieldToEventLoop();
   }
 
-  #enqueue(ops: BatchOp[], size: number, sync: boolean): Promise<void> {
+  #enqueue(body: Uint8Array, count: number, sync: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ops, size, sync, resolve, reject });
+      this.#queue.push({ body, count, sync, resolve, reject });
       if (!this.#drainScheduled) {
         this.#drainScheduled = true;
         // Drain after the current tick, so that writers issued together
@@ -775,17 +771,20 @@ export class DB {
     let total = 0;
     let sync = false;
     for (const w of group) {
-      total += RECORD_HEADER_SIZE + w.size;
+      total += RECORD_HEADER_SIZE + 12 + w.body.length;
       sync ||= w.sync;
     }
     const [arena, start] = this.#reserve(total);
     let pos = start;
     let seq = this.#lastSeq + 1;
     for (const w of group) {
-      encodeBatchInto(arena, pos + RECORD_HEADER_SIZE, w.ops, seq);
-      frameRecord(arena, pos, w.size);
-      pos += RECORD_HEADER_SIZE + w.size;
-      seq += w.ops.length;
+      const payload = pos + RECORD_HEADER_SIZE;
+      writeU64(arena, payload, seq);
+      writeU32(arena, payload + 8, w.count);
+      arena.set(w.body, payload + 12);
+      frameRecord(arena, pos, 12 + w.body.length);
+      pos = payload + 12 + w.body.length;
+      seq += w.count;
     }
     this.#logAndInsert(arena, start, total, sync, group.length);
   }
@@ -796,18 +795,10 @@ export class DB {
     const size = 12 + encodedOpSize(key, kind === KIND_PUT ? value : undefined);
     const total = RECORD_HEADER_SIZE + size;
     const [arena, start] = this.#reserve(total);
-    let pos = start + RECORD_HEADER_SIZE;
+    const pos = start + RECORD_HEADER_SIZE;
     writeU64(arena, pos, this.#lastSeq + 1);
     writeU32(arena, pos + 8, 1);
-    pos += 12;
-    arena[pos++] = kind;
-    pos = putVarint(arena, pos, key.length);
-    arena.set(key, pos);
-    pos += key.length;
-    if (kind === KIND_PUT) {
-      pos = putVarint(arena, pos, value.length);
-      arena.set(value, pos);
-    }
+    encodeOp(arena, pos + 12, kind, key, value);
     frameRecord(arena, start, size);
     this.#logAndInsert(arena, start, total, false, 1);
   }
@@ -1161,20 +1152,48 @@ export class DB {
         this.#scheduleBackgroundWork();
       });
     }
-    if (
-      this.#compacting === undefined && this.#settings.autoCompaction &&
-      pickCompaction(this.#version, this.#settings.compaction, this.#pointers) !== undefined
-    ) {
-      this.#compacting = this.#runJob(() =>
-        this.#serialCompaction(async () => {
-          const plan = pickCompaction(this.#version, this.#settings.compaction, this.#pointers);
-          if (plan !== undefined) await this.#compact(plan);
-        })
-      ).finally(() => {
-        this.#compacting = undefined;
-        this.#scheduleBackgroundWork();
-      });
+    if (this.#compacting !== undefined || !this.#settings.autoCompaction) return;
+    if (pickCompaction(this.#version, this.#settings.compaction, this.#pointers) !== undefined) {
+      this.#startCompaction(() =>
+        pickCompaction(this.#version, this.#settings.compaction, this.#pointers)
+      );
+    } else if (this.#flushing === undefined && this.#version.levels[0].length > 0) {
+      this.#armIdleCompaction();
     }
+  }
+
+  #startCompaction(plan: () => CompactionPlan | undefined): void {
+    this.#compacting = this.#runJob(() =>
+      this.#serialCompaction(async () => {
+        const p = plan();
+        if (p !== undefined) await this.#compact(p);
+      })
+    ).finally(() => {
+      this.#compacting = undefined;
+      this.#scheduleBackgroundWork();
+    });
+  }
+
+  /**
+   * Under load, level 0 is compacted only once it holds several files; a
+   * database that has gone quiet merges the rest down too, so that at rest
+   * it holds no overlapping files and little space is spent on old versions.
+   */
+  #armIdleCompaction(): void {
+    if (this.#idleTimer !== undefined) return;
+    const seq = this.#lastSeq;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (
+        this.#closed || this.#lastSeq !== seq || this.#compacting !== undefined ||
+        this.#flushing !== undefined || this.#version.levels[0].length === 0
+      ) {
+        if (!this.#closed && this.#lastSeq !== seq) this.#scheduleBackgroundWork();
+        return;
+      }
+      this.#startCompaction(() => planRange(this.#version, 0));
+    }, IDLE_COMPACTION_MS);
+    unrefTimer(this.#idleTimer);
   }
 
   async #runJob(job: () => Promise<void>): Promise<void> {
@@ -1548,6 +1567,7 @@ export class DB {
   async #close(): Promise<void> {
     await this.#waitForQueue();
     this.#closed = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#wake();
     await Promise.all([this.#workers?.flush.stop(), this.#workers?.compact.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);

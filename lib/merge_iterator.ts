@@ -128,6 +128,9 @@ export interface Entry {
   value: Uint8Array;
 }
 
+const SLAB_SIZE = 64 * 1024;
+const EMPTY_SLAB = new Uint8Array(0);
+
 /** Where a visible scan starts and stops. */
 export interface ScanBounds {
   /** Smallest key included. */
@@ -157,6 +160,11 @@ export class VisibleIterator {
   #bounds: ScanBounds;
   #started = false;
   #done = false;
+  // Keys and values are copied into slabs and handed out as views: one
+  // allocation per 64 KiB rather than two per entry. A slab is never
+  // reused, so a view stays valid as long as it is held.
+  #slab = EMPTY_SLAB;
+  #slabPos = 0;
 
   /** Views `sources` at `readSeq` within `bounds`. */
   constructor(sources: InternalIterator[], readSeq: number, bounds: ScanBounds) {
@@ -187,6 +195,18 @@ export class VisibleIterator {
     this.#done = true;
   }
 
+  #copy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (this.#slabPos + n > this.#slab.length) {
+      this.#slab = new Uint8Array(Math.max(SLAB_SIZE, n));
+      this.#slabPos = 0;
+    }
+    const at = this.#slabPos;
+    this.#slab.set(bytes, at);
+    this.#slabPos = at + n;
+    return this.#slab.subarray(at, at + n);
+  }
+
   #nextVisible(): Entry | undefined {
     const merge = this.#merge;
     const readSeq = this.#readSeq;
@@ -200,9 +220,9 @@ export class VisibleIterator {
       }
       if (end !== undefined && compareBytes(key, end) >= 0) return undefined;
       // The newest visible version of this key: older ones must be skipped.
-      const copy = key.slice();
+      const copy = this.#copy(key);
       if (merge.kind() === KIND_PUT) {
-        const value = merge.value().slice();
+        const value = this.#copy(merge.value());
         merge.next();
         this.#skipVersionsOf(copy);
         return { key: copy, value };
@@ -223,7 +243,7 @@ export class VisibleIterator {
     const readSeq = this.#readSeq;
     const start = this.#bounds.start;
     while (merge.valid()) {
-      const key = merge.key().slice();
+      const key = this.#copy(merge.key());
       if (start !== undefined && compareBytes(key, start) < 0) return undefined;
       // Reverse order meets a key's versions oldest first: the last visible
       // one is the newest visible.
@@ -233,7 +253,7 @@ export class VisibleIterator {
         if (merge.seq() <= readSeq) {
           kind = merge.kind();
           value = kind === KIND_PUT ? merge.value() : undefined;
-          if (value !== undefined) value = value.slice();
+          if (value !== undefined) value = this.#copy(value);
         }
         merge.next();
       }

@@ -55,9 +55,12 @@ export class TableCache {
   #slot(number: number, refs: number): Slot {
     let slot = this.#slots.get(number);
     if (slot !== undefined) {
-      // Re-insert to mark as most recently used.
-      this.#slots.delete(number);
-      this.#slots.set(number, slot);
+      // Re-insert to mark as most recently used; order matters only once
+      // the cache is full enough to evict.
+      if (this.#slots.size >= this.#capacity) {
+        this.#slots.delete(number);
+        this.#slots.set(number, slot);
+      }
       slot.refs += refs;
       return slot;
     }

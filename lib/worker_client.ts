@@ -155,7 +155,8 @@ export class WorkerClient {
   }
 }
 
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+/** Lets the process exit while `timer` is pending. */
+export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   if (typeof timer === "number") {
     (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
   } else {

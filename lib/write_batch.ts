@@ -91,20 +91,43 @@ export function bindBatch(batch: WriteBatch, commit: Committer): WriteBatch {
   return batch;
 }
 
-let opsOf: (batch: WriteBatch) => BatchOp[];
+let bodyOf: (batch: WriteBatch) => Uint8Array;
 
-/** The operations of a batch, in order. @internal */
-export function batchOps(batch: WriteBatch): BatchOp[] {
-  return opsOf(batch);
+/** The operations of a batch in their log encoding (a view, valid until the batch changes). @internal */
+export function batchBody(batch: WriteBatch): Uint8Array {
+  return bodyOf(batch);
+}
+
+/**
+ * Writes one operation in the batch encoding at `out[pos]`; returns the end.
+ * `out` must have room for {@linkcode encodedOpSize} bytes.
+ */
+export function encodeOp(
+  out: Uint8Array,
+  pos: number,
+  kind: Kind,
+  key: Uint8Array,
+  value: Uint8Array,
+): number {
+  out[pos++] = kind;
+  pos = putVarint(out, pos, key.length);
+  out.set(key, pos);
+  pos += key.length;
+  if (kind === KIND_PUT) {
+    pos = putVarint(out, pos, value.length);
+    out.set(value, pos);
+    pos += value.length;
+  }
+  return pos;
 }
 
 /**
  * An ordered group of puts and deletes, applied atomically: after any
- * crash, all of it or none of it is visible. Keys and values are checked and
- * copied when added, so a rejected call leaves the batch unchanged and later
- * changes to the caller's arrays do not leak in. Make one with `db.batch()`
- * and call `write()`, or build one with `new WriteBatch()` and pass it to
- * `db.write()`.
+ * crash, all of it or none of it is visible. Operations are checked and
+ * encoded (copied) when added, so a rejected call leaves the batch
+ * unchanged and later changes to the caller's arrays do not leak in. Make
+ * one with `db.batch()` and call `write()`, or build one with
+ * `new WriteBatch()` and pass it to `db.write()`.
  *
  * @example
  * ```ts
@@ -114,53 +137,56 @@ export function batchOps(batch: WriteBatch): BatchOp[] {
  * ```
  */
 export class WriteBatch {
-  #ops: BatchOp[] = [];
+  // The operations in their log encoding: writing the batch copies these
+  // bytes once, with no per-operation objects.
+  #body = new Uint8Array(256);
+  #length = 0;
+  #count = 0;
 
   static {
-    opsOf = (batch) => batch.#ops;
+    bodyOf = (batch) => batch.#body.subarray(0, batch.#length);
   }
 
-  #encodedSize = 12;
+  #reserve(n: number): void {
+    if (this.#length + n <= this.#body.length) return;
+    const grown = new Uint8Array(Math.max(this.#body.length * 2, this.#length + n));
+    grown.set(this.#body.subarray(0, this.#length));
+    this.#body = grown;
+  }
 
   /** Adds a put. */
   put(key: Bytes, value: Bytes): this {
     const k = checkKey(key);
     const v = checkValue(value);
-    this.#ops.push({
-      kind: KIND_PUT,
-      key: typeof key === "string" ? k : k.slice(),
-      value: typeof value === "string" ? v : v.slice(),
-    });
-    this.#encodedSize += 1 + varintLength(k.length) + k.length + varintLength(v.length) + v.length;
+    this.#reserve(encodedOpSize(k, v));
+    this.#length = encodeOp(this.#body, this.#length, KIND_PUT, k, v);
+    this.#count++;
     return this;
   }
 
   /** Adds a delete. */
   delete(key: Bytes): this {
     const k = checkKey(key);
-    this.#ops.push({
-      kind: KIND_DELETE,
-      key: typeof key === "string" ? k : k.slice(),
-      value: EMPTY,
-    });
-    this.#encodedSize += 1 + varintLength(k.length) + k.length;
+    this.#reserve(encodedOpSize(k, undefined));
+    this.#length = encodeOp(this.#body, this.#length, KIND_DELETE, k, EMPTY);
+    this.#count++;
     return this;
   }
 
   /** Number of operations. */
   get length(): number {
-    return this.#ops.length;
+    return this.#count;
   }
 
-  /** Bytes the encoded batch takes. */
+  /** Bytes the encoded batch takes in the log. */
   get encodedSize(): number {
-    return this.#encodedSize;
+    return 12 + this.#length;
   }
 
   /** Removes every operation. */
   clear(): void {
-    this.#ops.length = 0;
-    this.#encodedSize = 12;
+    this.#length = 0;
+    this.#count = 0;
   }
 
   /** Applies the batch to the database that made it (see `db.batch()`). */
@@ -173,35 +199,14 @@ export class WriteBatch {
   }
 }
 
-/** Encodes operations as a WAL payload whose first operation gets `firstSeq`. */
-export function encodeBatch(ops: readonly BatchOp[], firstSeq: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  encodeBatchInto(out, 0, ops, firstSeq);
+/** The log payload of a batch whose first operation gets `firstSeq`. */
+export function encodeBatch(batch: WriteBatch, firstSeq: number): Uint8Array {
+  const body = batchBody(batch);
+  const out = new Uint8Array(12 + body.length);
+  writeU64(out, 0, firstSeq);
+  writeU32(out, 8, batch.length);
+  out.set(body, 12);
   return out;
-}
-
-/** Encodes operations at `out[start]`; returns the end position. */
-export function encodeBatchInto(
-  out: Uint8Array,
-  start: number,
-  ops: readonly BatchOp[],
-  firstSeq: number,
-): number {
-  writeU64(out, start, firstSeq);
-  writeU32(out, start + 8, ops.length);
-  let pos = start + 12;
-  for (const op of ops) {
-    out[pos++] = op.kind;
-    pos = putVarint(out, pos, op.key.length);
-    out.set(op.key, pos);
-    pos += op.key.length;
-    if (op.kind === KIND_PUT) {
-      pos = putVarint(out, pos, op.value.length);
-      out.set(op.value, pos);
-      pos += op.value.length;
-    }
-  }
-  return pos;
 }
 
 /** The encoded size of one put or delete. */

@@ -440,7 +440,7 @@ test("dump describes a table's blocks, index, filter and properties", async () =
     assert.match(out, /^ {2}entries\s+300 \(0 deletions\)$/m);
     assert.match(out, /^filter:\s+offset \d+, size \d+ \(\d+ bits, \d+ probes\)$/m);
     assert.match(out, /^index:\s+offset \d+, size \d+ \(\d+ entries\)$/m);
-    assert.match(out, /^ {2}#0  offset 0  size \d+  index key "key\d+" @ /m);
+    assert.match(out, /^ {2}#0 {2}offset 0 {2}size \d+ {2}index key "key\d+" @ /m);
     assert.doesNotMatch(out, /PUT/);
   });
 });
@@ -452,7 +452,7 @@ test("dump --entries lists every entry of every block", async () => {
     const [table] = filesOf(db, ".sst");
     const out = await ok(["dump", table, "--entries"]);
     assert.equal(out.match(/ PUT "value-\d+"$/gm)?.length, 300);
-    assert.match(out, /^ {2}    "key00000" @ 1 PUT "value-0"$/m);
+    assert.match(out, /^ {6}"key00000" @ 1 PUT "value-0"$/m);
   });
 });
 
@@ -477,7 +477,7 @@ test("dump decodes the batches of a WAL", async () => {
     const out = await ok(["dump", wal]);
     assert.match(out, /: write-ahead log, \d+ bytes, 2 records/);
     assert.match(out, /^@8 batch seq 1\.\.2 \(2 ops, \d+ bytes\)$/m);
-    assert.match(out, /^ {2}  PUT "c" = "3"$/m);
+    assert.match(out, /^ {4}PUT "c" = "3"$/m);
   });
 });
 
@@ -613,6 +613,62 @@ test("bench --json reports the chosen workloads", async () => {
 
 test("bench rejects an unknown workload", async () => {
   assertUsageError(await cli(["bench", "--workloads", "fillseq,nope"]), /unknown workload 'nope'/);
+});
+
+test("bench <dir> keeps the database there, marked, for stats and scan", async () => {
+  await withDir(async (dir) => {
+    const data = join(dir, "bench-data");
+    const out = await ok(["bench", data, "--num", "500", "--workloads", "fillseq"]);
+    assert.match(out, /^Directory: +.*bench-data \(kept\)$/m);
+    assert.ok(fs.existsSync(join(data, ".strata-bench")));
+    const s = JSON.parse(await ok(["stats", data, "--json"]));
+    assert.equal(s.sequence, 500);
+    assert.equal((await ok(["scan", data])).split("\n").length - 1, 500);
+  });
+});
+
+test("bench --dir empties a directory it marked before reusing it", async () => {
+  await withDir(async (dir) => {
+    await ok(["bench", "--dir", dir, "--num", "300", "--workloads", "fillseq"]);
+    fs.writeFileSync(join(dir, "left-over.txt"), "x");
+    await ok(["bench", "--dir", dir, "--num", "200", "--workloads", "fillbatch", "--json"]);
+    assert.equal(fs.existsSync(join(dir, "left-over.txt")), false);
+    assert.ok(fs.existsSync(join(dir, ".strata-bench")));
+    assert.equal((await ok(["scan", dir])).split("\n").length - 1, 200);
+  });
+});
+
+test("bench refuses a non-empty directory without its marker, and touches nothing", async () => {
+  await withDir(async (dir) => {
+    fs.writeFileSync(join(dir, "precious.txt"), "keep me");
+    assertUsageError(
+      await cli(["bench", dir, "--num", "10", "--workloads", "fillseq"]),
+      /is not empty and has no \.strata-bench file/,
+    );
+    assert.deepEqual(fs.readdirSync(dir), ["precious.txt"]);
+    const db = join(dir, "db");
+    await ok(["put", db, "k", "v"]);
+    assertUsageError(await cli(["bench", "--dir", db, "--num", "10"]), /\.strata-bench/);
+    assert.equal(await ok(["get", db, "k"]), "v\n");
+    assertUsageError(await cli(["bench", join(dir, "precious.txt")]), /is not a directory/);
+  });
+});
+
+test("bench takes an empty directory, and its directory only once", async () => {
+  await withDir(async (dir) => {
+    await ok(["bench", dir, "--num", "10", "--workloads", "fillseq", "--json"]);
+    assert.ok(fs.existsSync(join(dir, ".strata-bench")));
+    assertUsageError(await cli(["bench", dir, "--dir", dir]), /not both/);
+    assertUsageError(await cli(["bench", dir, "extra"]), /unexpected argument 'extra'/);
+  });
+});
+
+test("bench without a directory leaves nothing behind in the temporary directory", async () => {
+  const before = new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("strata-bench-")));
+  const out = await ok(["bench", "--num", "100", "--workloads", "fillseq"]);
+  assert.match(out, /^Directory: +temporary \(removed afterwards\)$/m);
+  const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("strata-bench-"));
+  assert.deepEqual(after.filter((n) => !before.has(n)), []);
 });
 
 // ---------------------------------------------------------------- progress, errors

@@ -7,10 +7,9 @@
 
 import type { Block } from "./block.ts";
 
-const TWO_32 = 0x1_0000_0000;
-
 // A cached block in the recency list (most recent right after the head).
 interface Entry {
+  file: number;
   key: number;
   block: Block;
   charge: number;
@@ -19,11 +18,12 @@ interface Entry {
 }
 
 /**
- * LRU cache of {@linkcode Block}s keyed by (file number, block offset) and
- * bounded in bytes. Keys are numbers (`fileNumber * 2^32 + offset`), so file
- * numbers must stay below 2^21 and offsets below 2^32. A `Map` finds
- * entries; a doubly linked list keeps recency, because moving an entry to
- * the end of the `Map` (delete + set) would cost a hit several times more.
+ * LRU cache of {@linkcode Block}s keyed by (file number, block key) and
+ * bounded in bytes; tables use the block's index in the file as its key. A
+ * `Map` from file number to an array indexed by block key finds entries
+ * without allocating (a combined numeric key would not fit a small
+ * integer); a doubly linked list keeps recency, because moving an entry to
+ * the end of a `Map` (delete + set) would cost a hit several times more.
  *
  * @example
  * ```ts
@@ -36,7 +36,8 @@ interface Entry {
 export class BlockCache {
   #capacity: number;
   #usage = 0;
-  #map: Map<number, Entry> = new Map();
+  #files: Map<number, (Entry | undefined)[]> = new Map();
+  #count = 0;
   #head: Entry;
   #hits = 0;
   #misses = 0;
@@ -45,15 +46,15 @@ export class BlockCache {
   constructor(capacityBytes: number) {
     if (!(capacityBytes >= 0)) throw new RangeError(`bad cache capacity: ${capacityBytes}`);
     this.#capacity = capacityBytes;
-    const head = { key: -1, charge: 0 } as Entry;
+    const head = { file: -1, key: -1, charge: 0 } as Entry;
     head.prev = head;
     head.next = head;
     this.#head = head;
   }
 
-  /** The block cached for (`fileNumber`, `offset`), made most recently used; counts a hit or miss. */
-  get(fileNumber: number, offset: number): Block | undefined {
-    const e = this.#map.get(fileNumber * TWO_32 + offset);
+  /** The block cached for (`fileNumber`, `key`), made most recently used; counts a hit or miss. */
+  get(fileNumber: number, key: number): Block | undefined {
+    const e = this.#files.get(fileNumber)?.[key];
     if (e === undefined) {
       this.#misses++;
       return undefined;
@@ -72,21 +73,26 @@ export class BlockCache {
   }
 
   /**
-   * Caches `block` for (`fileNumber`, `offset`), evicting least recently used
+   * Caches `block` for (`fileNumber`, `key`), evicting least recently used
    * blocks until the cache fits. A block larger than the whole cache is not
-   * kept.
+   * kept. `key` is a small non-negative integer.
    */
-  set(fileNumber: number, offset: number, block: Block): void {
-    const key = fileNumber * TWO_32 + offset;
-    const old = this.#map.get(key);
+  set(fileNumber: number, key: number, block: Block): void {
+    let slots = this.#files.get(fileNumber);
+    const old = slots?.[key];
     if (old !== undefined) this.#remove(old);
     const charge = block.data.byteLength;
     if (charge > this.#capacity) return;
+    if (slots === undefined) {
+      slots = [];
+      this.#files.set(fileNumber, slots);
+    }
     const head = this.#head;
-    const e: Entry = { key, block, charge, prev: head, next: head.next };
+    const e: Entry = { file: fileNumber, key, block, charge, prev: head, next: head.next };
     head.next.prev = e;
     head.next = e;
-    this.#map.set(key, e);
+    slots[key] = e;
+    this.#count++;
     this.#usage += charge;
     while (this.#usage > this.#capacity) this.#remove(head.prev);
   }
@@ -94,20 +100,24 @@ export class BlockCache {
   #remove(e: Entry): void {
     e.prev.next = e.next;
     e.next.prev = e.prev;
-    this.#map.delete(e.key);
+    const slots = this.#files.get(e.file)!;
+    slots[e.key] = undefined;
+    this.#count--;
     this.#usage -= e.charge;
   }
 
-  /** Drops every block of `fileNumber` (after the file is deleted). O(cached blocks). */
+  /** Drops every block of `fileNumber` (after the file is deleted). */
   evictFile(fileNumber: number): void {
-    for (const [k, e] of this.#map) {
-      if (Math.floor(k / TWO_32) === fileNumber) this.#remove(e);
-    }
+    const slots = this.#files.get(fileNumber);
+    if (slots === undefined) return;
+    for (const e of slots) if (e !== undefined) this.#remove(e);
+    this.#files.delete(fileNumber);
   }
 
   /** Drops every block. */
   clear(): void {
-    this.#map.clear();
+    this.#files.clear();
+    this.#count = 0;
     this.#head.next = this.#head;
     this.#head.prev = this.#head;
     this.#usage = 0;
@@ -125,7 +135,7 @@ export class BlockCache {
 
   /** Number of cached blocks. */
   get size(): number {
-    return this.#map.size;
+    return this.#count;
   }
 
   /** Lookups that found their block. */

@@ -401,14 +401,13 @@ export class Table {
    * cached).
    */
   readBlock(i: number): Block {
-    const offset = this.#offsets[i];
     const cache = this.#cache;
     if (cache !== undefined) {
-      const hit = cache.get(this.fileNumber, offset);
+      const hit = cache.get(this.fileNumber, i);
       if (hit !== undefined) return hit;
     }
     const block = this.#loadDataBlock(i);
-    if (cache !== undefined) cache.set(this.fileNumber, offset, block);
+    if (cache !== undefined) cache.set(this.fileNumber, i, block);
     return block;
   }
 
