@@ -1,0 +1,145 @@
+// Leveled compaction seen from the outside: deleted keys stay deleted,
+// snapshots keep their view, levels stay within bounds.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { type DB, open, type OpenOptions } from "../mod.ts";
+
+const SMALL: OpenOptions = {
+  memtableSize: 8 * 1024,
+  blockSize: 1024,
+  compaction: {
+    l0CompactionTrigger: 2,
+    l0SlowdownTrigger: 6,
+    l0StopTrigger: 8,
+    levelBaseBytes: 32 * 1024,
+    targetFileSize: 8 * 1024,
+  },
+};
+
+const key = (i: number) => `key${String(i).padStart(6, "0")}`;
+const text = (b: Uint8Array | undefined) =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+async function withDb(options: OpenOptions, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-compaction-"));
+  try {
+    await fn(dir);
+  } finally {
+    nodeFs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function fill(db: DB, from: number, to: number, tag: string): Promise<void> {
+  for (let i = from; i < to; i++) await db.put(key(i), `${tag}-${i}-${"x".repeat(40)}`);
+}
+
+async function settle(db: DB): Promise<void> {
+  await db.flush();
+  for (let i = 0; i < 400; i++) {
+    const s = db.stats();
+    if (s.levels.every((l) => l.score < 1)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function deepestLevel(db: DB): number {
+  const levels = db.stats().levels;
+  for (let l = levels.length - 1; l >= 0; l--) if (levels[l].files > 0) return l;
+  return 0;
+}
+
+describe("leveled compaction", () => {
+  it("a key deleted after its older versions reached deeper levels stays deleted through compactions and a reopen", async () => {
+    await withDb(SMALL, async (dir) => {
+      let db = await open(dir, SMALL);
+      await fill(db, 0, 2000, "old");
+      await db.compact();
+      assert.ok(deepestLevel(db) >= 2, `old versions reached level ${deepestLevel(db)}, not 2+`);
+      for (let i = 0; i < 2000; i += 3) await db.delete(key(i));
+      // Unrelated writes push the tombstones down through automatic compactions.
+      await fill(db, 2000, 6000, "new");
+      await settle(db);
+      for (let i = 0; i < 2000; i++) {
+        assert.equal(await db.get(key(i)) === undefined, i % 3 === 0, `key ${i} after compactions`);
+      }
+      await db.compact();
+      await db.close();
+      db = await open(dir, SMALL);
+      for (let i = 0; i < 2000; i++) {
+        assert.equal(await db.get(key(i)) === undefined, i % 3 === 0, `key ${i} after reopen`);
+      }
+      assert.equal(db.scan({ end: key(2000) }).toArray().length, 2000 - Math.ceil(2000 / 3));
+      await db.close();
+    });
+  });
+
+  it("a snapshot held across compactions keeps reading the versions it saw", async () => {
+    await withDb(SMALL, async (dir) => {
+      const db = await open(dir, SMALL);
+      await fill(db, 0, 1000, "v1");
+      const snap = db.snapshot();
+      await fill(db, 0, 1000, "v2");
+      for (let i = 0; i < 1000; i += 2) await db.delete(key(i));
+      await db.compact();
+      await settle(db);
+      for (let i = 0; i < 1000; i += 37) {
+        assert.equal(text(await snap.get(key(i))), `v1-${i}-${"x".repeat(40)}`);
+        assert.equal(
+          text(await db.get(key(i))),
+          i % 2 === 0 ? undefined : `v2-${i}-${"x".repeat(40)}`,
+        );
+      }
+      assert.equal(snap.scan().toArray().length, 1000);
+      snap.release();
+      await db.compact();
+      await db.close();
+    });
+  });
+
+  it("dropping overwritten versions keeps the table bytes near the live data", async () => {
+    await withDb(SMALL, async (dir) => {
+      const db = await open(dir, SMALL);
+      for (let round = 0; round < 5; round++) await fill(db, 0, 1000, `r${round}`);
+      await db.compact();
+      const live = db.scan().toArray().reduce((n, e) => n + e.key.length + e.value.length, 0);
+      const bytes = db.stats().totalTableBytes;
+      assert.ok(bytes < live * 1.5, `table bytes ${bytes} vs live ${live}`);
+      await db.close();
+    });
+  });
+
+  it("compact() of a range leaves keys outside it where they were and inside it in the deepest level", async () => {
+    await withDb({ ...SMALL, autoCompaction: false }, async (dir) => {
+      const db = await open(dir, { ...SMALL, autoCompaction: false });
+      await fill(db, 0, 3000, "a");
+      await db.flush();
+      const before = db.stats().levels[0].files;
+      assert.ok(before > 1);
+      await db.compact({ start: key(0), end: key(100) });
+      const after = db.stats();
+      assert.ok(after.levels.slice(1).some((l) => l.files > 0), "range reached a deeper level");
+      for (let i = 0; i < 3000; i += 97) {
+        assert.equal(text(await db.get(key(i))), `a-${i}-${"x".repeat(40)}`);
+      }
+      await db.close();
+    });
+  });
+
+  it("writes wait rather than let level 0 pass its stop threshold", async () => {
+    await withDb(SMALL, async (dir) => {
+      const db = await open(dir, SMALL);
+      let maxL0 = 0;
+      for (let i = 0; i < 20000; i++) {
+        await db.put(key(i % 5000), `${i}-${"y".repeat(60)}`);
+        if (i % 50 === 0) maxL0 = Math.max(maxL0, db.stats().levels[0].files);
+      }
+      assert.ok(maxL0 <= 8, `level 0 reached ${maxL0} files`);
+      assert.ok(db.stats().compactions > 0);
+      await db.close();
+    });
+  });
+});
