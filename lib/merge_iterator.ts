@@ -129,6 +129,7 @@ export interface Entry {
 }
 
 const SLAB_SIZE = 64 * 1024;
+const FIRST_SLAB_SIZE = 1024;
 const EMPTY_SLAB = new Uint8Array(0);
 
 /** Where a visible scan starts and stops. */
@@ -161,8 +162,9 @@ export class VisibleIterator {
   #started = false;
   #done = false;
   // Keys and values are copied into slabs and handed out as views: one
-  // allocation per 64 KiB rather than two per entry. A slab is never
-  // reused, so a view stays valid as long as it is held.
+  // allocation per slab rather than two per entry. Slabs start small and
+  // double up to 64 KiB, so short scans stay cheap. A slab is never reused,
+  // so a view stays valid as long as it is held.
   #slab = EMPTY_SLAB;
   #slabPos = 0;
 
@@ -198,7 +200,8 @@ export class VisibleIterator {
   #copy(bytes: Uint8Array): Uint8Array {
     const n = bytes.length;
     if (this.#slabPos + n > this.#slab.length) {
-      this.#slab = new Uint8Array(Math.max(SLAB_SIZE, n));
+      const next = Math.min(SLAB_SIZE, Math.max(FIRST_SLAB_SIZE, this.#slab.length * 2));
+      this.#slab = new Uint8Array(Math.max(next, n));
       this.#slabPos = 0;
     }
     const at = this.#slabPos;
