@@ -1,0 +1,84 @@
+// The file-system contract, run against every implementation this runtime
+// can load: node:fs everywhere, Deno's own APIs on Deno.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LockError } from "../lib/errors.ts";
+import { DenoFileSystem, type FileSystem, isDeno, joinPath, NodeFileSystem } from "../lib/fs.ts";
+
+const implementations: [string, () => FileSystem][] = [["node:fs", () => new NodeFileSystem()]];
+if (isDeno) implementations.push(["Deno", () => new DenoFileSystem()]);
+
+function tempDir(): string {
+  return nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-fs-"));
+}
+
+for (const [name, make] of implementations) {
+  describe(`the ${name} file system`, () => {
+    it("appends, reports the size and reads back at any position", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const w = fs.openWrite(file);
+      w.append(new Uint8Array([1, 2, 3]));
+      w.append(new Uint8Array([4, 5]));
+      w.sync();
+      assert.equal(w.size, 5);
+      w.close();
+      const r = fs.openRead(file);
+      assert.equal(r.size, 5);
+      const buf = new Uint8Array(3);
+      assert.equal(r.read(buf, 1), 3);
+      assert.deepEqual(buf, new Uint8Array([2, 3, 4]));
+      assert.equal(r.read(buf, 4), 1, "a read past the end returns what there is");
+      r.close();
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("keeps existing bytes when opened for append, and truncates otherwise", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      nodeFs.writeFileSync(file, "abc");
+      const a = fs.openWrite(file, { append: true });
+      assert.equal(a.size, 3);
+      a.append(new TextEncoder().encode("d"));
+      a.close();
+      assert.equal(nodeFs.readFileSync(file, "utf8"), "abcd");
+      fs.openWrite(file).close();
+      assert.equal(nodeFs.readFileSync(file, "utf8"), "");
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("renames over an existing file, lists, truncates and removes", () => {
+      const fs = make();
+      const dir = tempDir();
+      nodeFs.writeFileSync(joinPath(dir, "x"), "new");
+      nodeFs.writeFileSync(joinPath(dir, "y"), "old");
+      fs.rename(joinPath(dir, "x"), joinPath(dir, "y"));
+      assert.deepEqual(fs.list(dir).sort(), ["y"]);
+      assert.equal(new TextDecoder().decode(fs.readFile(joinPath(dir, "y"))), "new");
+      fs.truncate(joinPath(dir, "y"), 1);
+      assert.equal(nodeFs.readFileSync(joinPath(dir, "y"), "utf8"), "n");
+      fs.syncDir(dir);
+      fs.remove(joinPath(dir, "y"));
+      fs.remove(joinPath(dir, "y"));
+      assert.equal(fs.exists(joinPath(dir, "y")), false);
+      fs.mkdirp(joinPath(dir, "p/q"));
+      assert.equal(fs.exists(joinPath(dir, "p/q")), true);
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("refuses a second lock on the same path until the first is released", () => {
+      const fs = make();
+      const dir = tempDir();
+      const lock = fs.lock(joinPath(dir, "LOCK"));
+      assert.throws(() => fs.lock(joinPath(dir, "LOCK")), LockError);
+      assert.throws(() => make().lock(joinPath(dir, "./LOCK")), LockError);
+      lock.release();
+      lock.release();
+      fs.lock(joinPath(dir, "LOCK")).release();
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+  });
+}

@@ -1,0 +1,54 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { defaultFileSystem, joinPath } from "../lib/fs.ts";
+import { KIND_PUT } from "../lib/internal_key.ts";
+import { TableBuilder } from "../lib/sstable/table_builder.ts";
+import { TableCache, tableName } from "../lib/table_cache.ts";
+
+const fs = defaultFileSystem();
+
+function makeTables(count: number): string {
+  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-tcache-"));
+  for (let n = 1; n <= count; n++) {
+    const file = fs.openWrite(joinPath(dir, tableName(n)));
+    const builder = new TableBuilder(file);
+    builder.add(new TextEncoder().encode(`k${n}`), n, KIND_PUT, new Uint8Array([n]));
+    builder.finish();
+    file.close();
+  }
+  return dir;
+}
+
+describe("TableCache", () => {
+  it("keeps at most its capacity of unused tables open", () => {
+    const dir = makeTables(5);
+    const cache = new TableCache(fs, dir, 2, undefined);
+    for (let n = 1; n <= 5; n++) cache.get(n);
+    assert.equal(cache.openCount, 2);
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("never closes a table in use, even past capacity", () => {
+    const dir = makeTables(4);
+    const cache = new TableCache(fs, dir, 1, undefined);
+    const held = [1, 2, 3].map((n) => cache.acquire(n));
+    cache.get(4);
+    for (const t of held) assert.ok(t.get(new TextEncoder().encode(`k${t.fileNumber}`), 99));
+    for (const n of [1, 2, 3]) cache.release(n);
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("closes a dropped table only when its last user releases it", () => {
+    const dir = makeTables(1);
+    const cache = new TableCache(fs, dir, 10, undefined);
+    const t = cache.acquire(1);
+    cache.drop(1);
+    assert.ok(t.get(new TextEncoder().encode("k1"), 99), "still readable while held");
+    cache.release(1);
+    assert.equal(cache.openCount, 0);
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+});
