@@ -128,7 +128,7 @@ const COMMANDS: Record<string, Command> = {
       const hex = p.values.hex === true;
       const key = bytesArg(p.args[1], hex, "key");
       const value = bytesArg(p.args[2], hex, "value");
-      return withDb(p.args[0], true, async (db) => {
+      return withDb(p.args[0], "create", async (db) => {
         await db.put(key, value, { sync: p.values.sync === true });
         return 0;
       }, ctx);
@@ -146,7 +146,7 @@ const COMMANDS: Record<string, Command> = {
     run: (p, ctx) => {
       const hex = p.values.hex === true;
       const key = bytesArg(p.args[1], hex, "key");
-      return withDb(p.args[0], false, async (db) => {
+      return withDb(p.args[0], "read", async (db) => {
         const value = db.getSync(key);
         if (value === undefined) {
           throw new CliError("NotFoundError", `key not found: ${p.args[1]}`);
@@ -164,7 +164,7 @@ const COMMANDS: Record<string, Command> = {
     options: { sync: SYNC, hex: HEX_KEYS },
     run: (p, ctx) => {
       const key = bytesArg(p.args[1], p.values.hex === true, "key");
-      return withDb(p.args[0], false, async (db) => {
+      return withDb(p.args[0], "write", async (db) => {
         await db.delete(key, { sync: p.values.sync === true });
         return 0;
       }, ctx);
@@ -190,7 +190,7 @@ const COMMANDS: Record<string, Command> = {
         ? undefined
         : intArg(p.values.limit as string, "--limit", 0);
       options.reverse = p.values.reverse === true;
-      return withDb(p.args[0], false, async (db) => {
+      return withDb(p.args[0], "read", async (db) => {
         await writeEntries(db, options, p, ctx, undefined);
         return 0;
       }, ctx);
@@ -205,7 +205,7 @@ const COMMANDS: Record<string, Command> = {
     run: (p, ctx) =>
       withDb(
         p.args[0],
-        false,
+        "read",
         async (db) => {
           const s = db.stats();
           await ctx.out.write(p.values.json ? `${JSON.stringify(s)}\n` : renderStats(s));
@@ -230,7 +230,7 @@ const COMMANDS: Record<string, Command> = {
         start: optionalBytes(p.values.start, hex, "--start"),
         end: optionalBytes(p.values.end, hex, "--end"),
       };
-      return withDb(p.args[0], false, async (db) => {
+      return withDb(p.args[0], "write", async (db) => {
         const before = db.stats();
         const progress = new Progress(
           ctx.progressSink,
@@ -268,7 +268,7 @@ const COMMANDS: Record<string, Command> = {
     description: "Afterwards the write-ahead log holds nothing that is not in a table.",
     options: {},
     run: (p, ctx) =>
-      withDb(p.args[0], false, async (db) => {
+      withDb(p.args[0], "write", async (db) => {
         await db.flush();
         return 0;
       }, ctx),
@@ -339,7 +339,7 @@ const COMMANDS: Record<string, Command> = {
     options: { ...RANGE, hex: HEX_KEYS },
     run: (p, ctx) => {
       const options = scanOptions(p);
-      return withDb(p.args[0], false, async (db) => {
+      return withDb(p.args[0], "read", async (db) => {
         const progress = new Progress(ctx.progressSink, "export", 0);
         try {
           await writeEntries(
@@ -398,9 +398,10 @@ Options:
   -h, --help                Show help (also after a command)
   --version                 Print the version
 
-Commands other than verify and dump open the database, which (as any open does)
-replays its write-ahead log into a level-0 table. Put -- before an argument that
-starts with '-'. Exit status: 0 success, 1 runtime error (missing key, damage,
+get, scan, stats and export open the database read-only and change no file;
+put, delete, compact, flush and import open it for writing, which (as any such
+open does) replays its write-ahead log into a level-0 table; verify and dump
+only read files. Put -- before an argument that starts with '-'. Exit status: 0 success, 1 runtime error (missing key, damage,
 lock held elsewhere, I/O), 2 usage error.
 `;
 
@@ -495,17 +496,19 @@ function scanOptions(p: Parsed): ScanOptions {
 
 async function withDb(
   dir: string,
-  create: boolean,
+  mode: "create" | "write" | "read",
   fn: (db: DB) => Promise<number>,
   ctx: Context,
   cache = false,
 ): Promise<number> {
-  // Reading commands must not create a database at a mistyped path. A
+  // Only put and import create a database, so a mistyped path is not
+  // created; reading commands open read-only and change no file. A
   // one-shot process reads each block once at most, so a block cache would
   // only hold memory (a whole export's worth); stats keeps the default so
   // it reports the configuration an application would see.
   const db = await open(dir, {
-    createIfMissing: create,
+    createIfMissing: mode === "create",
+    readOnly: mode === "read",
     fs: ctx.fs,
     blockCacheSize: cache ? undefined : 0,
   });
@@ -666,7 +669,7 @@ async function runImport(p: Parsed, ctx: Context): Promise<number> {
   size.close();
   let imported = 0;
   let written = 0;
-  const count = await withDb(p.args[0], true, async (db) => {
+  const count = await withDb(p.args[0], "create", async (db) => {
     const progress = new Progress(ctx.progressSink, "import", total, true);
     const options = { sync: p.values.sync === true };
     let batch = db.batch();

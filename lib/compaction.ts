@@ -26,7 +26,10 @@ import { TableBuilder, type TableProperties } from "./sstable/table_builder.ts";
 export interface CompactionOptions {
   /** Level-0 file count that starts a compaction (default 4). */
   l0CompactionTrigger: number;
-  /** Level-0 file count at which each write is delayed (default 8). */
+  /**
+   * Level-0 file count from which each write resolves on a later turn of
+   * the event loop, so background work keeps pace (default 8).
+   */
   l0SlowdownTrigger: number;
   /** Level-0 file count at which writes wait for compaction (default 12). */
   l0StopTrigger: number;

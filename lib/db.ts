@@ -98,9 +98,10 @@ export interface OpenOptions {
   /** Fail when the directory already holds a database (default false). */
   errorIfExists?: boolean;
   /**
-   * Open without changing any file: the write-ahead log is replayed into
-   * memory only, and writes, flushes and compactions are rejected with a
-   * {@linkcode StrataError} (default false). The directory is still locked.
+   * Open without changing any database file: the write-ahead log is
+   * replayed into memory only, and writes, flushes and compactions are
+   * rejected with a {@linkcode StrataError} (default false). The directory is
+   * still locked, so the `LOCK` file is written.
    */
   readOnly?: boolean;
   /** Table files kept open at most, beyond those in use (default 1000). */
@@ -679,6 +680,11 @@ export class DB {
     return !sync && this.#queue.length === 0 && this.#hasRoom();
   }
 
+  /** True once level 0 is deep enough that each write should give way to background work. */
+  #slowingDown(): boolean {
+    return this.#level0At(this.#settings.compaction.l0SlowdownTrigger);
+  }
+
   /**
    * The promise for a write applied within the call. A loop of awaited
    * writes only ever runs microtasks, which would starve background work of
@@ -687,6 +693,7 @@ export class DB {
    * turn.
    */
   #acknowledge(): Promise<void> {
+    if (this.#slowingDown()) return yieldToEventLoop();
     if (this.#flushing === undefined && this.#compacting === undefined) return RESOLVED;
     if (++this.#writesSinceTurn < 256) return RESOLVED;
     this.#writesSinceTurn = 0;
@@ -723,9 +730,9 @@ export class DB {
           await this.#stall(() => this.#hasRoom());
           continue;
         }
-        if (this.#level0At(this.#settings.compaction.l0SlowdownTrigger)) {
+        if (this.#slowingDown()) {
           // Give background compaction a turn of the event loop per group.
-          await this.#stall(() => true, 1);
+          await yieldToEventLoop();
         }
         const group = this.#queue.splice(0);
         try {
@@ -743,9 +750,8 @@ export class DB {
     }
   }
 
-  async #stall(ready: () => boolean, minMs = 0): Promise<void> {
+  async #stall(ready: () => boolean): Promise<void> {
     const started = performance.now();
-    if (minMs > 0) await new Promise((r) => setTimeout(r, minMs));
     while (!ready() && this.#backgroundError === undefined && !this.#closed) {
       this.#scheduleBackgroundWork();
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -774,7 +780,8 @@ export class DB {
       total += RECORD_HEADER_SIZE + 12 + w.body.length;
       sync ||= w.sync;
     }
-    const [arena, start] = this.#reserve(total);
+    const start = this.#reserve(total);
+    const arena = this.#arena;
     let pos = start;
     let seq = this.#lastSeq + 1;
     for (const w of group) {
@@ -794,7 +801,8 @@ export class DB {
     this.#switchMemtableIfFull();
     const size = 12 + encodedOpSize(key, kind === KIND_PUT ? value : undefined);
     const total = RECORD_HEADER_SIZE + size;
-    const [arena, start] = this.#reserve(total);
+    const start = this.#reserve(total);
+    const arena = this.#arena;
     const pos = start + RECORD_HEADER_SIZE;
     writeU64(arena, pos, this.#lastSeq + 1);
     writeU32(arena, pos + 8, 1);
@@ -803,15 +811,15 @@ export class DB {
     this.#logAndInsert(arena, start, total, false, 1);
   }
 
-  /** Room for `size` bytes of records in the arena: the arena and the offset. */
-  #reserve(size: number): [Uint8Array, number] {
+  /** Room for `size` bytes of records in `this.#arena`: returns the offset. */
+  #reserve(size: number): number {
     if (this.#arenaPos + size > this.#arena.length) {
       this.#arena = new Uint8Array(Math.max(ARENA_CHUNK, size));
       this.#arenaPos = 0;
     }
     const at = this.#arenaPos;
     this.#arenaPos += size;
-    return [this.#arena, at];
+    return at;
   }
 
   #logAndInsert(

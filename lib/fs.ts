@@ -79,6 +79,8 @@ export function joinPath(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
+const RUNTIME = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
+
 // Locks held by this process, by path: a second open from the same process
 // must fail even where the OS lock would let the same process in again.
 const heldLocks = new Set<string>();
@@ -92,22 +94,34 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
+    // Only "no such process" proves the holder is gone; anything else (no
+    // permission to signal it, or to ask at all) must count as alive.
+    return (e as { code?: string }).code !== "ESRCH";
   }
 }
 
-function lockHolder(read: () => string): number | undefined {
+/**
+ * The live process named in a lock file, or undefined when it names none.
+ * The file reads `<runtime> <pid>`; a holder on Deno also keeps an OS lock,
+ * so `ignoreDeno` (set by a Deno process that just took that OS lock) marks
+ * a Deno holder as gone without asking the OS.
+ */
+function lockHolder(read: () => string, ignoreDeno = false): number | undefined {
   let text = "";
   try {
     text = read();
   } catch {
     return undefined;
   }
-  const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const match = /^(?:(\w+) )?(\d+)\s*$/.exec(text);
+  if (match === null) return undefined;
+  const pid = Number(match[2]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   // This process's own id means another handle of ours holds the lock
   // (the registry missed it under a different spelling of the path).
-  return pid === process.pid || isAlive(pid) ? pid : undefined;
+  if (pid === process.pid) return pid;
+  if (ignoreDeno && match[1] === "deno") return undefined;
+  return isAlive(pid) ? pid : undefined;
 }
 
 function lockedMessage(path: string, pid: number | string): string {
@@ -230,7 +244,7 @@ export class NodeFileSystem implements FileSystem {
       for (let attempt = 0;; attempt++) {
         try {
           const fd = nodeFs.openSync(path, "wx");
-          nodeFs.writeSync(fd, `${process.pid}\n`);
+          nodeFs.writeSync(fd, `${RUNTIME} ${process.pid}\n`);
           nodeFs.fsyncSync(fd);
           nodeFs.closeSync(fd);
           break;
@@ -361,10 +375,10 @@ export class DenoFileSystem implements FileSystem {
     try {
       file = Deno.openSync(path, { read: true, write: true, create: true });
       if (!file.tryLockSync(true)) throw new LockError(lockedMessage(path, "another process"));
-      const holder = lockHolder(() => new TextDecoder().decode(Deno.readFileSync(path)));
+      const holder = lockHolder(() => new TextDecoder().decode(Deno.readFileSync(path)), true);
       if (holder !== undefined) throw new LockError(lockedMessage(path, holder));
       file.truncateSync(0);
-      file.writeSync(new TextEncoder().encode(`${process.pid}\n`));
+      file.writeSync(new TextEncoder().encode(`deno ${process.pid}\n`));
       file.syncSync();
     } catch (e) {
       file?.close();

@@ -8,8 +8,8 @@
 
 import { bytesToKeyString, readU32, readU64 } from "./coding.ts";
 import { CorruptionError } from "./errors.ts";
-import { KIND_DELETE, KIND_PUT, type Kind } from "./internal_key.ts";
-import { RECORD_HEADER_SIZE, readLog, WAL_MAGIC } from "./wal.ts";
+import { type Kind, KIND_DELETE, KIND_PUT } from "./internal_key.ts";
+import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 
 /**
  * A log's entries in internal-key order (user key ascending, sequence

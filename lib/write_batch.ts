@@ -28,6 +28,8 @@ import { type Kind, KIND_DELETE, KIND_PUT } from "./internal_key.ts";
 export const MAX_KEY_SIZE = 65536;
 /** The largest value accepted, in bytes. */
 export const MAX_VALUE_SIZE = 64 * 1024 * 1024;
+/** The largest encoded batch accepted, in bytes (one log record holds it). */
+export const MAX_BATCH_SIZE = 1024 * 1024 * 1024;
 
 /** A key or a value: bytes, or a string stored as UTF-8. */
 export type Bytes = Uint8Array | string;
@@ -148,6 +150,11 @@ export class WriteBatch {
   }
 
   #reserve(n: number): void {
+    if (12 + this.#length + n > MAX_BATCH_SIZE) {
+      throw new RangeError(
+        `batch would grow to ${12 + this.#length + n} bytes; the limit is ${MAX_BATCH_SIZE}`,
+      );
+    }
     if (this.#length + n <= this.#body.length) return;
     const grown = new Uint8Array(Math.max(this.#body.length * 2, this.#length + n));
     grown.set(this.#body.subarray(0, this.#length));

@@ -24,7 +24,7 @@ const key = (i: number) => `key${String(i).padStart(6, "0")}`;
 const text = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 
-async function withDb(options: OpenOptions, fn: (dir: string) => Promise<void>): Promise<void> {
+async function withDb(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-compaction-"));
   try {
     await fn(dir);
@@ -54,7 +54,7 @@ function deepestLevel(db: DB): number {
 
 describe("leveled compaction", () => {
   it("a key deleted after its older versions reached deeper levels stays deleted through compactions and a reopen", async () => {
-    await withDb(SMALL, async (dir) => {
+    await withDb(async (dir) => {
       let db = await open(dir, SMALL);
       await fill(db, 0, 2000, "old");
       await db.compact();
@@ -78,7 +78,7 @@ describe("leveled compaction", () => {
   });
 
   it("a snapshot held across compactions keeps reading the versions it saw", async () => {
-    await withDb(SMALL, async (dir) => {
+    await withDb(async (dir) => {
       const db = await open(dir, SMALL);
       await fill(db, 0, 1000, "v1");
       const snap = db.snapshot();
@@ -101,7 +101,7 @@ describe("leveled compaction", () => {
   });
 
   it("dropping overwritten versions keeps the table bytes near the live data", async () => {
-    await withDb(SMALL, async (dir) => {
+    await withDb(async (dir) => {
       const db = await open(dir, SMALL);
       for (let round = 0; round < 5; round++) await fill(db, 0, 1000, `r${round}`);
       await db.compact();
@@ -113,7 +113,7 @@ describe("leveled compaction", () => {
   });
 
   it("compact() of a range leaves keys outside it where they were and inside it in the deepest level", async () => {
-    await withDb({ ...SMALL, autoCompaction: false }, async (dir) => {
+    await withDb(async (dir) => {
       const db = await open(dir, { ...SMALL, autoCompaction: false });
       await fill(db, 0, 3000, "a");
       await db.flush();
@@ -130,7 +130,7 @@ describe("leveled compaction", () => {
   });
 
   it("writes wait rather than let level 0 pass its stop threshold", async () => {
-    await withDb(SMALL, async (dir) => {
+    await withDb(async (dir) => {
       const db = await open(dir, SMALL);
       let maxL0 = 0;
       for (let i = 0; i < 20000; i++) {

@@ -48,8 +48,7 @@
  * non-empty, in file order without overlapping, all before the filter
  * block, and their keys lie between the neighbouring index keys;
  * the properties agree with the index (block count) and, on
- * `Table.verify()`, with the entries. Block cache keys assume files below
- * 4 GiB and file numbers below 2^21.
+ * `Table.verify()`, with the entries.
  *
  * @module
  */
