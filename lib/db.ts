@@ -67,6 +67,7 @@ import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
 import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
+import type { WorkerRequest } from "./compaction_worker.ts";
 import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import {
@@ -1357,19 +1358,25 @@ export class DB {
    * this thread.
    */
   async #runCompactionJob(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
-    const worker = this.#workerClients()?.compact;
-    if (worker !== undefined) {
-      const outputs = await worker.run({
-        dir: this.#dir,
-        job,
-        numbers,
-        blockSize: this.#settings.blockSize,
-        bloomBitsPerKey: this.#settings.bloomBitsPerKey,
-      });
-      if (outputs !== WORKER_UNAVAILABLE) return outputs;
-      this.#workers = null;
-    }
-    return await this.#runHere(job, numbers);
+    const outputs = await this.#inWorker("compact", { job, numbers });
+    return outputs !== WORKER_UNAVAILABLE ? outputs : await this.#runHere(job, numbers);
+  }
+
+  /** Hands a job to a worker; WORKER_UNAVAILABLE when none can run it. */
+  async #inWorker(
+    kind: "flush" | "compact",
+    request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers">,
+  ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
+    const worker = this.#workerClients()?.[kind];
+    if (worker === undefined) return WORKER_UNAVAILABLE;
+    const outputs = await worker.run({
+      ...request,
+      dir: this.#dir,
+      blockSize: this.#settings.blockSize,
+      bloomBitsPerKey: this.#settings.bloomBitsPerKey,
+    });
+    if (outputs === WORKER_UNAVAILABLE) this.#workers = null;
+    return outputs;
   }
 
   /**
@@ -1382,19 +1389,8 @@ export class DB {
     numbers: number[],
   ): Promise<FileMeta[] | undefined> {
     const snapshots = this.#snapshotSeqs();
-    const worker = this.#workerClients()?.flush;
-    if (worker !== undefined) {
-      const outputs = await worker.run({
-        dir: this.#dir,
-        walNumber,
-        snapshots,
-        numbers,
-        blockSize: this.#settings.blockSize,
-        bloomBitsPerKey: this.#settings.bloomBitsPerKey,
-      });
-      if (outputs !== WORKER_UNAVAILABLE) return outputs;
-      this.#workers = null;
-    }
+    const outputs = await this.#inWorker("flush", { walNumber, snapshots, numbers });
+    if (outputs !== WORKER_UNAVAILABLE) return outputs;
     const source = mem.iterator();
     source.seekToFirst();
     const filter = new VersionFilter(snapshots, () => true);

@@ -24,8 +24,11 @@
  * @module
  */
 
+import { rng } from "./_model.ts";
 import type { FileLock, FileSystem, RandomAccessFile, WritableFile } from "../lib/fs.ts";
 import { LockError } from "../lib/errors.ts";
+
+export { rng };
 
 /** What happens to the unsynced tail of each file in a crash. */
 export type CrashMode =
@@ -49,18 +52,6 @@ export class InjectedFault extends Error {
     super(message);
     this.name = "InjectedFault";
   }
-}
-
-/** A deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // One file's bytes. `buf` is only ever appended to in place; truncation

@@ -3,37 +3,8 @@ import assert from "node:assert/strict";
 import { CorruptionError } from "../lib/errors.ts";
 import { type Kind, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
 import { Block, BlockBuilder, BlockIterator } from "../lib/sstable/block.ts";
-
-interface Entry {
-  key: Uint8Array;
-  seq: number;
-  kind: Kind;
-  value: Uint8Array;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const enc = new TextEncoder();
-const bytes = (s: string): Uint8Array => enc.encode(s);
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
-
-function compareEntries(a: Entry, b: Entry): number {
-  return compareBytes(a.key, b.key) || b.seq - a.seq;
-}
+import { compare as compareBytes, rng } from "./_model.ts";
+import { bytes, compareEntries, type Entry } from "./_sstable_entries.ts";
 
 // Random sorted entries: keys from a small alphabet (so they share
 // prefixes), several versions per key, some tombstones.
