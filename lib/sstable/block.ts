@@ -507,7 +507,9 @@ export class BlockIterator implements InternalIterator {
   #next = 0;
   #restartIdx = 0;
   #nextRestart = 0;
-  #key: Uint8Array = new Uint8Array(256);
+  // 64 bytes stays inside the JS heap (larger typed arrays get an external
+  // backing store, which short-lived iterators would churn); grown on demand.
+  #key: Uint8Array = new Uint8Array(64);
   #keyLen = KEY_TRAILER_SIZE;
   #keyView: Uint8Array = EMPTY;
   #valOff = 0;
