@@ -1064,11 +1064,13 @@ export class DB {
       if (files.length > 0) sources.push(new LevelIterator(files, openTable));
     }
     let released = false;
-    let token: object | undefined;
+    // A scan dropped unfinished is released when collected; one closed
+    // normally unregisters, so nothing it held stays reachable.
+    const token = {};
     const release = () => {
       if (released) return;
       released = true;
-      if (token !== undefined) this.#scanRegistry.unregister(token);
+      this.#scanRegistry.unregister(token);
       for (const n of acquired) this.#tables.release(n);
       this.#removeReader(readSeq);
       this.#unpin(version);
@@ -1080,9 +1082,6 @@ export class DB {
       release,
       () => this.#checkOpen(),
     );
-    // A scan dropped unfinished is released when collected; one closed
-    // normally unregisters, so nothing it held stays reachable.
-    token = {};
     this.#scanRegistry.register(scan, release, token);
     return scan;
   }
