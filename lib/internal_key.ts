@@ -16,7 +16,7 @@ export const KIND_PUT: 1 = 1;
 export type Kind = typeof KIND_DELETE | typeof KIND_PUT;
 
 /** The largest sequence number (2^53 - 1): reads at it see everything. */
-export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+export const MAX_SEQUENCE: number = Number.MAX_SAFE_INTEGER;
 
 /** Compares (key, seq) pairs in internal-key order. */
 export function compareInternal(
