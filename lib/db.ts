@@ -57,6 +57,7 @@ import { LevelIterator } from "./level_iterator.ts";
 import {
   type FileMeta,
   Manifest,
+  manifestName,
   NUM_LEVELS,
   recoverManifest,
   Version,
@@ -113,6 +114,11 @@ export interface OpenOptions {
   bloomBitsPerKey?: number;
   /** Frozen memtables waiting for flush at which writes wait (default 2). */
   maxImmutableMemtables?: number;
+  /**
+   * Manifest size in bytes past which a new manifest, holding a snapshot of
+   * the current state, replaces it (default 64 MiB).
+   */
+  maxManifestSize?: number;
   /** Run compactions in the background as levels fill (default true). */
   autoCompaction?: boolean;
   /**
@@ -208,6 +214,7 @@ const DEFAULTS = {
   blockSize: 4096,
   bloomBitsPerKey: 10,
   maxImmutableMemtables: 2,
+  maxManifestSize: 64 * 1024 * 1024,
   autoCompaction: true,
   compactionWorker: true,
 };
@@ -252,6 +259,7 @@ function settingsFrom(options: OpenOptions): Settings {
       ["blockSize", 256],
       ["bloomBitsPerKey", 0],
       ["maxImmutableMemtables", 1],
+      ["maxManifestSize", 1024],
     ] as const
   ) {
     const v = checkSize(options[name], name, min);
@@ -1269,6 +1277,24 @@ export class DB {
     this.#version = previous.apply(edit);
     for (const d of edit.deleted ?? []) this.#obsolete.add(d.number);
     this.#deleteObsoleteFiles();
+    if (this.#manifest!.size > this.#settings.maxManifestSize) this.#rollManifest();
+  }
+
+  /**
+   * Starts a new manifest holding a snapshot of the current state, so a
+   * long-running process does not grow one without bound.
+   */
+  #rollManifest(): void {
+    const old = this.#manifest!;
+    const number = this.#nextFileNumber++;
+    this.#manifest = Manifest.create(this.#fs, this.#dir, number, {
+      version: this.#version,
+      logNumber: this.#frozen.length > 0 ? this.#frozen[0].walNumber : this.#walNumber,
+      nextFileNumber: this.#nextFileNumber,
+      lastSequence: this.#lastSeq,
+    });
+    old.close();
+    this.#fs.remove(joinPath(this.#dir, manifestName(old.number)));
   }
 
   #deleteObsoleteFiles(): void {

@@ -143,3 +143,26 @@ describe("leveled compaction", () => {
     });
   });
 });
+
+describe("the manifest", () => {
+  it("is replaced by a fresh snapshot once it passes maxManifestSize, and the data survives a reopen", async () => {
+    await withDb(async (dir) => {
+      const options = { ...SMALL, maxManifestSize: 4096 };
+      let db = await open(dir, options);
+      await fill(db, 0, 3000, "m");
+      await settle(db);
+      const manifests = nodeFs.readdirSync(dir).filter((n) => n.startsWith("MANIFEST-"));
+      assert.equal(manifests.length, 1, `one manifest, found ${manifests.join(", ")}`);
+      const current = nodeFs.readFileSync(path.join(dir, "CURRENT"), "utf8").trim();
+      assert.equal(current, manifests[0]);
+      assert.ok(nodeFs.statSync(path.join(dir, current)).size < 64 * 1024);
+      assert.notEqual(current, "MANIFEST-000001", "rolled at least once");
+      await db.close();
+      db = await open(dir, options);
+      for (let i = 0; i < 3000; i += 101) {
+        assert.equal(text(await db.get(key(i))), `m-${i}-${"x".repeat(40)}`);
+      }
+      await db.close();
+    });
+  });
+});
