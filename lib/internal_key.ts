@@ -9,9 +9,9 @@
 import { compareBytes } from "./coding.ts";
 
 /** The kind of a tombstone (a delete). */
-export const KIND_DELETE: 0 = 0;
+export const KIND_DELETE = 0 as const;
 /** The kind of a value (a put). */
-export const KIND_PUT: 1 = 1;
+export const KIND_PUT = 1 as const;
 /** The kind of an entry: {@linkcode KIND_DELETE} or {@linkcode KIND_PUT}. */
 export type Kind = typeof KIND_DELETE | typeof KIND_PUT;
 
