@@ -166,3 +166,42 @@ describe("the manifest", () => {
     });
   });
 });
+
+describe("background work", () => {
+  it("a database left quiet merges its level-0 files down", async () => {
+    await withDb(async (dir) => {
+      const db = await open(dir, SMALL);
+      await fill(db, 0, 300, "q");
+      await db.flush();
+      assert.ok(db.stats().levels[0].files > 0, "level 0 holds the flushed table");
+      let files = db.stats().levels[0].files;
+      for (let waited = 0; waited < 5000 && files > 0; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+        files = db.stats().levels[0].files;
+      }
+      assert.equal(files, 0);
+      assert.equal(text(await db.get(key(7))), `q-7-${"x".repeat(40)}`);
+      await db.close();
+    });
+  });
+
+  it("stats() reports every level and the work done", async () => {
+    await withDb(async (dir) => {
+      const db = await open(dir, SMALL);
+      await fill(db, 0, 3000, "s");
+      await settle(db);
+      const s = db.stats();
+      assert.deepEqual(s.levels.map((l) => l.level), [0, 1, 2, 3, 4, 5, 6]);
+      for (const l of s.levels) {
+        assert.ok(l.files >= 0 && l.bytes >= 0 && l.target > 0 && l.score >= 0, `level ${l.level}`);
+      }
+      assert.equal(s.sequence, 3000);
+      assert.ok(s.flushes > 0 && s.compactions > 0);
+      assert.ok(s.flushBytesWritten > 0 && s.compactionBytesWritten > 0);
+      assert.ok(s.writeAmplification > 1);
+      assert.equal(s.totalTableBytes, s.levels.reduce((n, l) => n + l.bytes, 0));
+      assert.equal(s.readers, 0);
+      await db.close();
+    });
+  });
+});
