@@ -75,13 +75,6 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** True when `bytes` starts with `prefix`. */
-export function hasPrefix(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
-
 /**
  * The smallest byte string greater than every string that starts with
  * `prefix`, or undefined when there is none (the prefix is all 0xff).
@@ -183,27 +176,12 @@ export class ByteReader {
     return this.#onError("varint too long", this.pos);
   }
 
-  /** Reads `n` bytes as a view (no copy). */
-  bytesView(n: number): Uint8Array {
+  /** Moves past `n` bytes, which must lie within the range. */
+  skip(n: number): void {
     if (n < 0 || this.pos + n > this.end) {
       this.#onError(`length ${n} overruns the record`, this.pos);
     }
-    const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
-    return out;
-  }
-
-  /** Reads a varint length followed by that many bytes (a view). */
-  lengthPrefixed(): Uint8Array {
-    return this.bytesView(this.varint());
-  }
-
-  /** Reads a little-endian uint32. */
-  u32(): number {
-    if (this.pos + 4 > this.end) this.#onError("truncated u32", this.pos);
-    const v = readU32(this.bytes, this.pos);
-    this.pos += 4;
-    return v;
   }
 
   /** True when every byte has been read. */

@@ -18,21 +18,18 @@ import {
   bytesToKeyString,
   compareBytes,
   hash32,
-  hasPrefix,
   prefixSuccessor,
   readU32,
   writeU32,
   writeU64,
 } from "./coding.ts";
 import {
-  bottomLevel,
   buildTables,
   type CompactionJob,
   type CompactionOptions,
   type CompactionPlan,
   deepestOverlapping,
   DEFAULT_COMPACTION_OPTIONS,
-  fileMetaOf,
   levelScores,
   levelTargets,
   maxOutputs,
@@ -66,7 +63,6 @@ import {
 import { MemTable } from "./memtable.ts";
 import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
-import { TableBuilder } from "./sstable/table_builder.ts";
 import { TableCache, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
 import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
@@ -80,6 +76,8 @@ import {
   decodeBatch,
   encodedOpSize,
   encodeOp,
+  type OpVisitor,
+  visitBatch,
   WriteBatch,
   type WriteOptions,
 } from "./write_batch.ts";
@@ -335,7 +333,7 @@ export function open(dir: string, options?: OpenOptions): Promise<DB> {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError(`dir must be a non-empty string, got ${typeof dir}`);
     }
-    return Promise.resolve(DB.openSync(dir, settingsFrom(checkOptions(options, "options"))));
+    return DB.open(dir, settingsFrom(checkOptions(options, "options")));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -382,6 +380,19 @@ export class DB {
   #queue: PendingWrite[] = [];
   #drainScheduled = false;
   #writesSinceTurn = 0;
+  // Records just encoded here are well formed; a walk error would name this.
+  #walPlace = { fileName: "arena", fileOffset: 0 };
+  // Inserts one logged operation into the active memtable, as a view into the arena.
+  #insertOp: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) => {
+    const arena = this.#arena;
+    this.#mem.add(
+      seq,
+      kind,
+      arena.subarray(keyStart, keyEnd),
+      kind === KIND_PUT ? arena.subarray(valueStart, valueEnd) : EMPTY,
+      this.#newestReaderSeq,
+    );
+  };
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -440,8 +451,8 @@ export class DB {
     this.#tables = new TableCache(this.#fs, dir, settings.maxOpenFiles, this.#blocks);
   }
 
-  /** Opens the database synchronously; use {@linkcode open}. @internal */
-  static openSync(dir: string, settings: Settings): DB {
+  /** Opens the database; use {@linkcode open}. @internal */
+  static async open(dir: string, settings: Settings): Promise<DB> {
     const fs = settings.fs;
     if (!fs.exists(dir)) {
       if (!settings.createIfMissing || settings.readOnly) {
@@ -451,14 +462,14 @@ export class DB {
     }
     const lock = fs.lock(joinPath(dir, "LOCK"));
     try {
-      return DB.#recover(dir, settings, lock);
+      return await DB.#recover(dir, settings, lock);
     } catch (e) {
       lock.release();
       throw e;
     }
   }
 
-  static #recover(dir: string, settings: Settings, lock: FileLock): DB {
+  static async #recover(dir: string, settings: Settings, lock: FileLock): Promise<DB> {
     const fs = settings.fs;
     const names = fs.list(dir);
     let version = Version.empty();
@@ -528,9 +539,19 @@ export class DB {
     const edit: VersionEdit = {};
     if (mem.entries > 0) {
       const number = nextFileNumber++;
-      const file = writeTableSync(fs, dir, number, mem.iterator(), settings);
+      // The same path as a flush: no snapshot is live yet, so only the
+      // newest version of each key is kept.
+      const source = mem.iterator();
+      source.seekToFirst();
+      const outputs = await buildTables(source, new VersionFilter([], () => true), undefined, {
+        create: (n) => fs.openWrite(joinPath(dir, tableName(n))),
+        remove: (n) => fs.remove(joinPath(dir, tableName(n))),
+        numbers: [number],
+        blockSize: settings.blockSize,
+        bloomBitsPerKey: settings.bloomBitsPerKey,
+      });
       fs.syncDir(dir);
-      edit.added = [{ level: 0, file }];
+      edit.added = outputs!.map((file) => ({ level: 0, file }));
       version = version.apply(edit);
     }
     const manifestNumber = nextFileNumber++;
@@ -578,17 +599,7 @@ export class DB {
    */
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      const k = checkKey(key);
-      const v = checkValue(value);
-      const sync = this.#syncOf(options);
-      if (this.#canApplyNow(sync)) {
-        this.#applyOne(KIND_PUT, k, v);
-        return this.#acknowledge();
-      }
-      // Queued writes outlive the call: encode (copy) what the caller may change.
-      const body = new Uint8Array(encodedOpSize(k, v));
-      encodeOp(body, 0, KIND_PUT, k, v);
-      return this.#enqueue(body, 1, sync);
+      return this.#writeOne(KIND_PUT, checkKey(key), checkValue(value), options);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -606,18 +617,28 @@ export class DB {
    */
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      const k = checkKey(key);
-      const sync = this.#syncOf(options);
-      if (this.#canApplyNow(sync)) {
-        this.#applyOne(KIND_DELETE, k, EMPTY);
-        return this.#acknowledge();
-      }
-      const body = new Uint8Array(encodedOpSize(k, undefined));
-      encodeOp(body, 0, KIND_DELETE, k, EMPTY);
-      return this.#enqueue(body, 1, sync);
+      return this.#writeOne(KIND_DELETE, checkKey(key), EMPTY, options);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** One put or delete: applied within the call when it can be, else queued. */
+  #writeOne(
+    kind: Kind,
+    key: Uint8Array,
+    value: Uint8Array,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
+    const sync = this.#syncOf(options);
+    if (this.#canApplyNow(sync)) {
+      this.#applyOne(kind, key, value);
+      return this.#acknowledge();
+    }
+    // Queued writes outlive the call: encode (copy) what the caller may change.
+    const body = new Uint8Array(encodedOpSize(key, kind === KIND_PUT ? value : undefined));
+    encodeOp(body, 0, kind, key, value);
+    return this.#enqueue(body, 1, sync);
   }
 
   /**
@@ -802,7 +823,7 @@ export class DB {
       pos = payload + 12 + w.body.length;
       seq += w.count;
     }
-    this.#logAndInsert(arena, start, total, sync, group.length);
+    this.#logAndInsert(start, total, sync, group.length);
   }
 
   /** {@linkcode DB.#apply} for one unsynced put or delete, with no objects in between. */
@@ -817,7 +838,7 @@ export class DB {
     writeU32(arena, pos + 8, 1);
     encodeOp(arena, pos + 12, kind, key, value);
     frameRecord(arena, start, size);
-    this.#logAndInsert(arena, start, total, false, 1);
+    this.#logAndInsert(start, total, false, 1);
   }
 
   /** Room for `size` bytes of records in `this.#arena`: returns the offset. */
@@ -831,13 +852,9 @@ export class DB {
     return at;
   }
 
-  #logAndInsert(
-    arena: Uint8Array,
-    start: number,
-    total: number,
-    sync: boolean,
-    records: number,
-  ): void {
+  /** Logs `this.#arena[start, start + total)` and inserts its operations into the memtable. */
+  #logAndInsert(start: number, total: number, sync: boolean, records: number): void {
+    const arena = this.#arena;
     try {
       this.#wal!.appendFramed(arena.subarray(start, start + total));
       if (sync) this.#syncWal();
@@ -850,40 +867,14 @@ export class DB {
       });
       throw this.#backgroundError;
     }
-    const mem = this.#mem;
-    const newestReader = this.#newestReaderSeq;
-    // Walk the records just written; they are well formed by construction.
     const end = start + total;
     let pos = start;
     let seq = this.#lastSeq;
     while (pos < end) {
       const length = readU32(arena, pos + 4);
-      const recordEnd = pos + RECORD_HEADER_SIZE + length;
-      let p = pos + RECORD_HEADER_SIZE + 12;
-      while (p < recordEnd) {
-        const kind = arena[p++] as Kind;
-        let keyLength = 0;
-        for (let shift = 1;; shift *= 128) {
-          const b = arena[p++];
-          keyLength += (b & 0x7f) * shift;
-          if (b < 0x80) break;
-        }
-        const key = arena.subarray(p, p + keyLength);
-        p += keyLength;
-        let value: Uint8Array = EMPTY;
-        if (kind === KIND_PUT) {
-          let valueLength = 0;
-          for (let shift = 1;; shift *= 128) {
-            const b = arena[p++];
-            valueLength += (b & 0x7f) * shift;
-            if (b < 0x80) break;
-          }
-          value = arena.subarray(p, p + valueLength);
-          p += valueLength;
-        }
-        mem.add(++seq, kind, key, value, newestReader);
-      }
-      pos = recordEnd;
+      const payload = pos + RECORD_HEADER_SIZE;
+      seq += visitBatch(arena, payload, payload + length, this.#walPlace, this.#insertOp);
+      pos = payload + length;
     }
     this.#stats.userBytesWritten += total - RECORD_HEADER_SIZE * records;
     this.#stats.walBytesWritten += total;
@@ -1048,6 +1039,8 @@ export class DB {
     ) {
       throw new TypeError(`limit must be a non-negative integer, got ${String(o.limit)}`);
     }
+    // [prefix, successor of prefix) holds exactly the keys that start with
+    // the prefix (with no successor, every key from the prefix on does).
     if (prefix !== undefined) {
       if (start === undefined || compareBytes(start, prefix) < 0) start = prefix;
       const after = prefixSuccessor(prefix);
@@ -1086,7 +1079,6 @@ export class DB {
     const scan = new Scan(
       new VisibleIterator(sources, readSeq, { start, end, reverse: o.reverse ?? false }),
       limit,
-      prefix,
       release,
       () => this.#checkOpen(),
     );
@@ -1565,11 +1557,6 @@ export class DB {
     };
   }
 
-  /** The deepest level holding data (for tools). @internal */
-  get bottomLevel(): number {
-    return bottomLevel(this.#version);
-  }
-
   /** The database directory. */
   get dir(): string {
     return this.#dir;
@@ -1637,31 +1624,6 @@ function noop(): void {}
 function overlapsRange(f: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
   return (start === undefined || compareBytes(f.largest, start) >= 0) &&
     (end === undefined || compareBytes(f.smallest, end) < 0);
-}
-
-/** Writes every entry of `source` into table `number`, synced; for recovery. */
-function writeTableSync(
-  fs: FileSystem,
-  dir: string,
-  number: number,
-  source: InternalIterator,
-  settings: Settings,
-): FileMeta {
-  const file = fs.openWrite(joinPath(dir, tableName(number)));
-  try {
-    const builder = new TableBuilder(file, {
-      blockSize: settings.blockSize,
-      bloomBitsPerKey: settings.bloomBitsPerKey,
-    });
-    for (source.seekToFirst(); source.valid(); source.next()) {
-      builder.add(source.key(), source.seq(), source.kind(), source.value());
-    }
-    const p = builder.finish();
-    file.sync();
-    return fileMetaOf(number, p);
-  } finally {
-    file.close();
-  }
 }
 
 /** What a snapshot reads through. @internal */
@@ -1752,7 +1714,6 @@ const DONE: IteratorResult<Entry> = { value: undefined, done: true };
 export class Scan implements AsyncIterable<Entry>, Iterable<Entry> {
   #it: VisibleIterator;
   #remaining: number;
-  #prefix: Uint8Array | undefined;
   #release: () => void;
   #checkOpen: () => void;
   #closed = false;
@@ -1761,13 +1722,11 @@ export class Scan implements AsyncIterable<Entry>, Iterable<Entry> {
   constructor(
     it: VisibleIterator,
     limit: number,
-    prefix: Uint8Array | undefined,
     release: () => void,
     checkOpen: () => void,
   ) {
     this.#it = it;
     this.#remaining = limit;
-    this.#prefix = prefix;
     this.#release = release;
     this.#checkOpen = checkOpen;
     if (limit === 0) this.close();
@@ -1784,9 +1743,7 @@ export class Scan implements AsyncIterable<Entry>, Iterable<Entry> {
       this.close();
       throw e;
     }
-    if (
-      entry === undefined || (this.#prefix !== undefined && !hasPrefix(entry.key, this.#prefix))
-    ) {
+    if (entry === undefined) {
       this.close();
       return undefined;
     }

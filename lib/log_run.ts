@@ -6,10 +6,10 @@
  * @module
  */
 
-import { bytesToKeyString, readU32, readU64 } from "./coding.ts";
-import { CorruptionError } from "./errors.ts";
-import { type Kind, KIND_DELETE, KIND_PUT } from "./internal_key.ts";
+import { bytesToKeyString, readU32 } from "./coding.ts";
+import type { Kind } from "./internal_key.ts";
 import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
+import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
 /**
  * A log's entries in internal-key order (user key ascending, sequence
@@ -67,51 +67,20 @@ export class LogRun {
     const seq = new Float64Array(count);
     const kind = new Uint8Array(count);
     let n = 0;
+    const visit: OpVisitor = (opSeq, opKind, keyFrom, keyTo, valueFrom, valueTo) => {
+      keyStart[n] = keyFrom;
+      keyLength[n] = keyTo - keyFrom;
+      valueStart[n] = valueFrom;
+      valueLength[n] = valueTo - valueFrom;
+      seq[n] = opSeq;
+      kind[n] = opKind;
+      n++;
+    };
     records.forEach((record, i) => {
       // Positions are in `bytes`: the record is a view into it.
-      const base = record.byteOffset - bytes.byteOffset;
-      const end = base + record.length;
-      const fail = (message: string, at: number): never => {
-        throw new CorruptionError(`malformed batch: ${message}`, {
-          file: fileName,
-          offset: offsets[i] + RECORD_HEADER_SIZE + (at - base),
-        });
-      };
-      if (record.length < 12) fail("shorter than its header", base);
-      const firstSeq = readU64(bytes, base);
-      const ops = readU32(bytes, base + 8);
-      let p = base + 12;
-      const varint = (): number => {
-        let result = 0;
-        for (let shift = 1; shift < 2 ** 35; shift *= 128) {
-          if (p >= end) fail("truncated varint", p);
-          const b = bytes[p++];
-          result += (b & 0x7f) * shift;
-          if (b < 0x80) return result;
-        }
-        return fail("varint too long", p);
-      };
-      for (let j = 0; j < ops; j++) {
-        if (p >= end) fail(`holds ${j} of ${ops} operations`, p);
-        const k = bytes[p++];
-        if (k !== KIND_PUT && k !== KIND_DELETE) fail(`unknown operation kind ${k}`, p - 1);
-        const kl = varint();
-        if (p + kl > end) fail("key overruns the record", p);
-        keyStart[n] = p;
-        keyLength[n] = kl;
-        p += kl;
-        if (k === KIND_PUT) {
-          const vl = varint();
-          if (p + vl > end) fail("value overruns the record", p);
-          valueStart[n] = p;
-          valueLength[n] = vl;
-          p += vl;
-        }
-        seq[n] = firstSeq + j;
-        kind[n] = k;
-        n++;
-      }
-      if (p !== end) fail("trailing bytes", p);
+      const start = record.byteOffset - bytes.byteOffset;
+      const where = { fileName, fileOffset: offsets[i] + RECORD_HEADER_SIZE };
+      visitBatch(bytes, start, start + record.length, where, visit);
     });
     // One string per key lets the engine's native string comparison sort.
     const keys: string[] = new Array(count);

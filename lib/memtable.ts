@@ -67,11 +67,6 @@ export class MemTable {
     return this.#entries;
   }
 
-  /** Number of distinct keys held. */
-  get keys(): number {
-    return this.#map.size;
-  }
-
   /**
    * Adds a version. `seq` must exceed every sequence number added before.
    * The key's previous newest version is replaced when no reader can see it:

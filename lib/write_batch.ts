@@ -230,29 +230,81 @@ export interface DecodedBatch {
   ops: BatchOp[];
 }
 
-/** Decodes a WAL payload; malformed bytes throw {@linkcode CorruptionError}. */
-export function decodeBatch(payload: Uint8Array, fileName: string, offset: number): DecodedBatch {
+/**
+ * Receives each operation of a batch: its sequence number, kind, and the
+ * positions of its key and value in the bytes walked.
+ */
+export type OpVisitor = (
+  seq: number,
+  kind: Kind,
+  keyStart: number,
+  keyEnd: number,
+  valueStart: number,
+  valueEnd: number,
+) => void;
+
+/**
+ * Walks the batch payload `bytes[start, end)`, checking every length, and
+ * calls `visit` for each operation (positions are in `bytes`). Malformed
+ * bytes throw {@linkcode CorruptionError} naming `fileName` and
+ * `fileOffset + (position - start)`. Returns the number of operations.
+ */
+export function visitBatch(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  where: { fileName: string; fileOffset: number },
+  visit: OpVisitor,
+): number {
   const fail = (message: string, at: number): never => {
     throw new CorruptionError(`malformed batch: ${message}`, {
-      file: fileName,
-      offset: offset + at,
+      file: where.fileName,
+      offset: where.fileOffset + at - start,
     });
   };
-  if (payload.length < 12) fail("shorter than its header", 0);
-  const firstSeq = readU64(payload, 0);
-  const count = readU32(payload, 8);
-  const reader = new ByteReader(payload, fail, 12);
-  const ops: BatchOp[] = [];
+  if (end - start < 12) fail("shorter than its header", start);
+  const firstSeq = readU64(bytes, start);
+  const count = readU32(bytes, start + 8);
+  const reader = new ByteReader(bytes, fail, start + 12, end);
   for (let i = 0; i < count; i++) {
     if (reader.done()) fail(`holds ${i} of ${count} operations`, reader.pos);
-    const kind = payload[reader.pos++];
+    const kind = bytes[reader.pos++];
     if (kind !== KIND_PUT && kind !== KIND_DELETE) {
       fail(`unknown operation kind ${kind}`, reader.pos - 1);
     }
-    const key = reader.lengthPrefixed();
-    const value = kind === KIND_PUT ? reader.lengthPrefixed() : EMPTY;
-    ops.push({ kind: kind as Kind, key, value });
+    const keyLength = reader.varint();
+    const keyStart = reader.pos;
+    reader.skip(keyLength);
+    let valueStart = reader.pos;
+    if (kind === KIND_PUT) {
+      const valueLength = reader.varint();
+      valueStart = reader.pos;
+      reader.skip(valueLength);
+    }
+    visit(firstSeq + i, kind as Kind, keyStart, keyStart + keyLength, valueStart, reader.pos);
   }
   if (!reader.done()) fail("trailing bytes", reader.pos);
+  return count;
+}
+
+/** Decodes a WAL payload; malformed bytes throw {@linkcode CorruptionError}. */
+export function decodeBatch(payload: Uint8Array, fileName: string, offset: number): DecodedBatch {
+  const ops: BatchOp[] = [];
+  let firstSeq = 0;
+  visitBatch(
+    payload,
+    0,
+    payload.length,
+    { fileName, fileOffset: offset },
+    (seq, kind, ks, ke, vs, ve) => {
+      if (ops.length === 0) firstSeq = seq;
+      ops.push({
+        kind,
+        key: payload.subarray(ks, ke),
+        value: kind === KIND_PUT ? payload.subarray(vs, ve) : EMPTY,
+      });
+    },
+  );
+  if (ops.length === 0 && payload.length >= 12) firstSeq = readU64(payload, 0);
   return { firstSeq, ops };
 }

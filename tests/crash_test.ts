@@ -102,7 +102,10 @@ describe("process crash (SIGKILL of a writing child)", () => {
         });
         try {
           await assertPrefixState(db, acked);
-          assert.ok(db.bottomLevel >= 1, "no compaction ever ran; the test did not test anything");
+          assert.ok(
+            db.stats().levels.some((l) => l.level >= 1 && l.files > 0),
+            "no compaction ever ran; the test did not test anything",
+          );
         } finally {
           await db.close();
         }

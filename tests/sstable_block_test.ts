@@ -4,7 +4,14 @@ import { CorruptionError } from "../lib/errors.ts";
 import { type Kind, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
 import { Block, BlockBuilder, BlockIterator } from "../lib/sstable/block.ts";
 import { compare as compareBytes, rng } from "./_model.ts";
-import { bytes, compareEntries, type Entry } from "./_sstable_entries.ts";
+import {
+  backward,
+  bytes,
+  compareEntries,
+  current,
+  type Entry,
+  forward,
+} from "./_sstable_entries.ts";
 
 // Random sorted entries: keys from a small alphabet (so they share
 // prefixes), several versions per key, some tombstones.
@@ -37,22 +44,6 @@ function build(entries: Entry[], restartInterval = 16): Block {
   const b = new BlockBuilder(restartInterval);
   for (const e of entries) b.add(e.key, e.seq, e.kind, e.value);
   return new Block(b.finish().slice());
-}
-
-function current(it: BlockIterator): Entry {
-  return { key: it.key().slice(), seq: it.seq(), kind: it.kind(), value: it.value().slice() };
-}
-
-function forward(it: BlockIterator): Entry[] {
-  const out: Entry[] = [];
-  for (it.seekToFirst(); it.valid(); it.next()) out.push(current(it));
-  return out;
-}
-
-function backward(it: BlockIterator): Entry[] {
-  const out: Entry[] = [];
-  for (it.seekToLast(); it.valid(); it.prev()) out.push(current(it));
-  return out;
 }
 
 // Index of the first entry ≥ (key, seq), as the model answer for a seek.

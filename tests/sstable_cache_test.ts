@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
+import { countingFile } from "./_sstable_entries.ts";
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { defaultFileSystem, type RandomAccessFile } from "../lib/fs.ts";
+import { defaultFileSystem } from "../lib/fs.ts";
 import { KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
 import { Block, BlockBuilder } from "../lib/sstable/block.ts";
 import { BlockCache } from "../lib/sstable/block_cache.ts";
@@ -132,20 +133,10 @@ describe("block cache", () => {
       const props = builder.finish();
       w.close();
 
-      let reads = 0;
-      const inner = fs.openRead(p);
-      const counting: RandomAccessFile = {
-        path: inner.path,
-        size: inner.size,
-        read(buf, position) {
-          reads++;
-          return inner.read(buf, position);
-        },
-        close: () => inner.close(),
-      };
+      const counting = countingFile(fs.openRead(p));
       const cache = new BlockCache(1 << 20);
-      const table = Table.open(counting, { fileNumber: 1, cache });
-      const afterOpen = reads;
+      const table = Table.open(counting.file, { fileNumber: 1, cache });
+      const afterOpen = counting.reads();
       for (let round = 0; round < 3; round++) {
         const it = table.iterator();
         for (it.seekToFirst(); it.valid(); it.next());
@@ -153,7 +144,7 @@ describe("block cache", () => {
           table.get(enc.encode(`key${String(i).padStart(5, "0")}`), MAX_SEQUENCE);
         }
       }
-      assert.equal(reads - afterOpen, props.dataBlocks);
+      assert.equal(counting.reads() - afterOpen, props.dataBlocks);
       assert.equal(cache.size, props.dataBlocks);
       table.close();
     } finally {

@@ -11,14 +11,7 @@ import {
   type RandomAccessFile,
   type WritableFile,
 } from "../lib/fs.ts";
-import {
-  type Found,
-  type InternalIterator,
-  type Kind,
-  KIND_DELETE,
-  KIND_PUT,
-  MAX_SEQUENCE,
-} from "../lib/internal_key.ts";
+import { type Found, type Kind, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
 import { BlockCache } from "../lib/sstable/block_cache.ts";
 import { bloomHash } from "../lib/sstable/bloom.ts";
 import {
@@ -29,7 +22,15 @@ import {
 } from "../lib/sstable/table_builder.ts";
 import { Table, verifyTable } from "../lib/sstable/table_reader.ts";
 import { compare as compareBytes, rng } from "./_model.ts";
-import { bytes, compareEntries, type Entry } from "./_sstable_entries.ts";
+import {
+  backward,
+  bytes,
+  compareEntries,
+  countingFile,
+  current,
+  type Entry,
+  forward,
+} from "./_sstable_entries.ts";
 
 // Random entries in internal-key order: keys over a small alphabet (shared
 // prefixes, 0x00 and 0xff bytes, an occasional empty key), one to six
@@ -91,22 +92,6 @@ function modelLowerBound(entries: Entry[], key: Uint8Array, seq: number): number
 }
 
 // --- helpers ---
-
-function current(it: InternalIterator): Entry {
-  return { key: it.key().slice(), seq: it.seq(), kind: it.kind(), value: it.value().slice() };
-}
-
-function forward(it: InternalIterator): Entry[] {
-  const out: Entry[] = [];
-  for (it.seekToFirst(); it.valid(); it.next()) out.push(current(it));
-  return out;
-}
-
-function backward(it: InternalIterator): Entry[] {
-  const out: Entry[] = [];
-  for (it.seekToLast(); it.valid(); it.prev()) out.push(current(it));
-  return out;
-}
 
 function sameFound(actual: Found | undefined, expected: Found | undefined): void {
   if (expected === undefined) {
@@ -517,22 +502,13 @@ describe("table", () => {
         value: bytes("v"),
       })).sort(compareEntries);
       writeTable(fs, file, list);
-      const inner = fs.openRead(file);
-      let reads = 0;
-      const counting: RandomAccessFile = {
-        path: inner.path,
-        size: inner.size,
-        read(buf, position) {
-          reads++;
-          return inner.read(buf, position);
-        },
-        close: () => inner.close(),
-      };
-      const table = Table.open(counting, { fileNumber: 1 });
-      reads = 0;
+      const counting = countingFile(fs.openRead(file));
+      const table = Table.open(counting.file, { fileNumber: 1 });
+      const afterOpen = counting.reads();
       for (let i = 0; i < 2000; i++) {
         assert.equal(table.get(bytes(`absent${i}`), MAX_SEQUENCE), undefined);
       }
+      const reads = counting.reads() - afterOpen;
       assert.ok(reads < 60, `${reads} block reads for 2000 absent keys`);
       assert.equal(table.mayContain(bloomHash(bytes("present7"))), true);
       table.close();
