@@ -63,6 +63,7 @@ import {
 import { MemTable } from "./memtable.ts";
 import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
+import { SlabCopier } from "./slab_copier.ts";
 import { TableCache, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
 import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
@@ -363,6 +364,8 @@ export class DB {
   #pendingOutputs = new Set<number>();
   #tables: TableCache;
   #blocks: BlockCache | undefined;
+  // Values returned by point reads, carved from shared slabs like pooled Buffers.
+  #values = new SlabCopier({ firstSize: 8192, maxSize: 8192 });
   #mem = new MemTable();
   #frozen: Frozen[] = [];
   /** Undefined when read-only. */
@@ -933,7 +936,10 @@ export class DB {
   // ----------------------------------------------------------------- reads
 
   /**
-   * The value stored under `key`, or undefined.
+   * The value stored under `key`, or undefined. The value is a copy that
+   * stays valid while held; like Node's pooled Buffers, small values are
+   * views into a shared 8 KiB buffer (`value.buffer` holds more than the
+   * value: use `value.slice()` for a buffer of its own).
    *
    * @example
    * ```ts
@@ -968,7 +974,9 @@ export class DB {
 
   #getAt(key: Uint8Array, readSeq: number): Uint8Array | undefined {
     const found = this.#find(key, readSeq);
-    return found !== undefined && found.kind === KIND_PUT ? found.value.slice() : undefined;
+    return found !== undefined && found.kind === KIND_PUT
+      ? this.#values.copy(found.value)
+      : undefined;
   }
 
   #find(key: Uint8Array, readSeq: number): Found | undefined {

@@ -8,6 +8,7 @@
 
 import { compareBytes, equalBytes } from "./coding.ts";
 import { compareInternal, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
+import { SlabCopier } from "./slab_copier.ts";
 
 /**
  * Merges sources with a binary heap, in one direction chosen at
@@ -128,10 +129,6 @@ export interface Entry {
   value: Uint8Array;
 }
 
-const SLAB_SIZE = 64 * 1024;
-const FIRST_SLAB_SIZE = 1024;
-const EMPTY_SLAB = new Uint8Array(0);
-
 /** Where a visible scan starts and stops. */
 export interface ScanBounds {
   /** Smallest key included. */
@@ -161,12 +158,9 @@ export class VisibleIterator {
   #bounds: ScanBounds;
   #started = false;
   #done = false;
-  // Keys and values are copied into slabs and handed out as views: one
-  // allocation per slab rather than two per entry. Slabs start small and
-  // double up to 64 KiB, so short scans stay cheap. A slab is never reused,
-  // so a view stays valid as long as it is held.
-  #slab = EMPTY_SLAB;
-  #slabPos = 0;
+  // Keys and values are copied into slabs, one allocation per slab rather
+  // than two per entry; slabs start small so that short scans stay cheap.
+  #copier = new SlabCopier({ firstSize: 1024, maxSize: 64 * 1024 });
 
   /** Views `sources` at `readSeq` within `bounds`. */
   constructor(sources: InternalIterator[], readSeq: number, bounds: ScanBounds) {
@@ -198,16 +192,7 @@ export class VisibleIterator {
   }
 
   #copy(bytes: Uint8Array): Uint8Array {
-    const n = bytes.length;
-    if (this.#slabPos + n > this.#slab.length) {
-      const next = Math.min(SLAB_SIZE, Math.max(FIRST_SLAB_SIZE, this.#slab.length * 2));
-      this.#slab = new Uint8Array(Math.max(next, n));
-      this.#slabPos = 0;
-    }
-    const at = this.#slabPos;
-    this.#slab.set(bytes, at);
-    this.#slabPos = at + n;
-    return this.#slab.subarray(at, at + n);
+    return this.#copier.copy(bytes);
   }
 
   #nextVisible(): Entry | undefined {

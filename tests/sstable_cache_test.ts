@@ -120,6 +120,54 @@ describe("block cache", () => {
     assert.equal(cache.get(1, 0), undefined);
   });
 
+  // Caches a copy of `block` in bytes from the cache's own slabs, as tables do.
+  function setInSlab(cache: BlockCache, file: number, key: number, block: Block): Block {
+    const bytes = cache.allocate(block.data.length);
+    bytes.set(block.data);
+    const own = new Block(bytes);
+    cache.set(file, key, own);
+    return own;
+  }
+
+  it("blocks allocated from slabs never hold more memory than the capacity", () => {
+    const cache = new BlockCache(1 << 20);
+    const block = blockOfSize(4000);
+    let state = 7;
+    for (let i = 0; i < 5000; i++) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      const key = state % 1000;
+      if (cache.get(1, key) === undefined) setInSlab(cache, 1, key, block);
+      assert.ok(cache.usage <= cache.capacity, `usage ${cache.usage} at step ${i}`);
+    }
+    // Slabs are charged whole, yet blocks fill most of them.
+    assert.ok(cache.size * 4000 > 0.8 * cache.capacity, `${cache.size} blocks cached`);
+  });
+
+  it("a block read since it was cached survives the eviction of its slab, bytes intact", () => {
+    const cache = new BlockCache(1 << 20);
+    const hot = blockOfSize(3000);
+    const cold = blockOfSize(4000);
+    setInSlab(cache, 1, 0, hot);
+    for (let i = 1; i < 2000; i++) {
+      assert.deepEqual(cache.get(1, 0)?.data, hot.data, `hot block lost at step ${i}`);
+      setInSlab(cache, 2, i, cold);
+    }
+    assert.equal(cache.get(2, 1), undefined, "cold blocks cycle out");
+  });
+
+  it("a block evicted from the cache keeps its bytes for readers still holding it", () => {
+    const cache = new BlockCache(1 << 20);
+    const original = blockOfSize(4000);
+    const held = setInSlab(cache, 1, 0, original);
+    const other = blockOfSize(3000);
+    for (let i = 1; i < 2000; i++) setInSlab(cache, 1, i, other);
+    assert.equal(cache.get(1, 0), undefined);
+    assert.deepEqual(held.data, original.data);
+    const it = held.iterator();
+    it.seekToFirst();
+    assert.deepEqual(it.key(), enc.encode("k"));
+  });
+
   it("a table reads each data block from its file once while the block stays cached", () => {
     const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-sst-cache-"));
     try {

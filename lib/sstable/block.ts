@@ -301,6 +301,21 @@ export interface BlockLocation {
   offset?: number;
 }
 
+/** How a {@linkcode Block} is made from its bytes. */
+export interface BlockOptions extends BlockLocation {
+  /**
+   * False checks only what iterators need to stay within the block (entry
+   * bounds, restart points, entry kinds) and leaves the order of the keys
+   * to be trusted; for blocks whose checksum already matched. Default true.
+   */
+  checkOrder?: boolean;
+  /**
+   * A block with the same bytes, elsewhere: its decoded layout is reused
+   * and nothing is checked again.
+   */
+  layoutOf?: Block;
+}
+
 // Scratch buffers for validation; everything here is synchronous, so one
 // pair serves every block.
 let scratchPrev: Uint8Array = new Uint8Array(256);
@@ -344,12 +359,24 @@ export class Block {
    */
   readonly restartKeys: Int32Array;
 
-  /** Validates `data` as a block; `where` names it in errors. */
-  constructor(data: Uint8Array, where: BlockLocation = {}) {
-    const base = where.offset ?? 0;
+  /** Validates `data` as a block; `options.file` and `options.offset` name it in errors. */
+  constructor(data: Uint8Array, options: BlockOptions = {}) {
+    const same = options.layoutOf;
+    if (same !== undefined) {
+      if (same.data.length !== data.length) throw new RangeError("layoutOf: sizes differ");
+      this.data = data;
+      this.restartsOffset = same.restartsOffset;
+      this.numRestarts = same.numRestarts;
+      this.entries = same.entries;
+      this.restarts = same.restarts;
+      this.restartKeys = same.restartKeys;
+      return;
+    }
+    const base = options.offset ?? 0;
     const fail = (message: string, at: number): never => {
-      throw new CorruptionError(message, { file: where.file, offset: base + at });
+      throw new CorruptionError(message, { file: options.file, offset: base + at });
     };
+    const checkOrder = options.checkOrder ?? true;
     const size = data.length;
     if (size < 4) fail(`block of ${size} bytes is too short`, 0);
     const num = readU32(data, size - 4);
@@ -391,6 +418,17 @@ export class Block {
       if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
       if (unshared > restartsOffset - pos || valueLen > restartsOffset - pos - unshared) {
         fail("entry overruns the block", start);
+      }
+      if (!checkOrder) {
+        // Distinct keys differ before their last byte, so the kind byte is
+        // never shared.
+        if (unshared === 0) fail("entry repeats the previous key", start);
+        const kind = data[pos + unshared - 1];
+        if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
+        pos += unshared + valueLen;
+        entries++;
+        prevLen = klen;
+        continue;
       }
       if (cur.length < klen) {
         cur = grow(cur, klen, 0);

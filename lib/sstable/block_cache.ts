@@ -1,29 +1,54 @@
 /**
- * An LRU cache of verified data blocks shared by every open table, bounded
- * by the bytes the blocks hold.
+ * A cache of verified data blocks shared by every open table, bounded by
+ * the bytes it holds.
  *
  * @module
  */
 
-import type { Block } from "./block.ts";
+import { Block } from "./block.ts";
 
-// A cached block in the recency list (most recent right after the head).
+// A cached block.
 interface Entry {
   file: number;
   key: number;
   block: Block;
-  charge: number;
-  prev: Entry;
-  next: Entry;
+  // Read since it was cached or last given a second chance.
+  referenced: boolean;
+  // The segment holding it; undefined once it is no longer cached.
+  segment: Segment | undefined;
 }
 
+// A run of memory charged to the cache as a whole: a slab that blocks are
+// carved from front to back, or one block allocated on its own. Memory is
+// never reused, so a block stays intact for iterators still reading it
+// after it leaves the cache.
+interface Segment {
+  // The slab, or undefined for a single block allocated on its own.
+  bytes: Uint8Array | undefined;
+  size: number;
+  used: number;
+  entries: Entry[];
+}
+
+const MAX_SLAB_SIZE = 256 << 10;
+const MIN_SLAB_SIZE = 16 << 10;
+// Fewer slabs than this would make eviction too coarse.
+const MIN_SLABS = 8;
+
 /**
- * LRU cache of {@linkcode Block}s keyed by (file number, block key) and
- * bounded in bytes; tables use the block's index in the file as its key. A
- * `Map` from file number to an array indexed by block key finds entries
- * without allocating (a combined numeric key would not fit a small
- * integer); a doubly linked list keeps recency, because moving an entry to
- * the end of a `Map` (delete + set) would cost a hit several times more.
+ * Cache of {@linkcode Block}s keyed by (file number, block key) and bounded
+ * in bytes; tables use the block's index in the file as its key. A `Map`
+ * from file number to an array indexed by block key finds entries without
+ * allocating (a combined numeric key would not fit a small integer).
+ *
+ * Blocks read for the cache take their bytes from
+ * {@linkcode BlockCache.allocate}: views into slabs of up to 256 KiB,
+ * because a fresh typed array per block costs as much as reading the block.
+ * Eviction is first in, first out by slab, with a second chance: a block
+ * read since it was cached is copied into the newest slab instead of being
+ * dropped. That keeps nearly the hit rate of LRU, costs a hit no more than
+ * setting a flag, and frees memory a whole slab at a time, so the memory
+ * held never exceeds the capacity.
  *
  * @example
  * ```ts
@@ -38,7 +63,11 @@ export class BlockCache {
   #usage = 0;
   #files: Map<number, (Entry | undefined)[]> = new Map();
   #count = 0;
-  #head: Entry;
+  // Oldest first; the last one is the slab being filled, if any.
+  #segments: Segment[] = [];
+  #first = 0;
+  #slab: Segment | undefined;
+  #slabSize: number;
   #hits = 0;
   #misses = 0;
 
@@ -46,13 +75,41 @@ export class BlockCache {
   constructor(capacityBytes: number) {
     if (!(capacityBytes >= 0)) throw new RangeError(`bad cache capacity: ${capacityBytes}`);
     this.#capacity = capacityBytes;
-    const head = { file: -1, key: -1, charge: 0 } as Entry;
-    head.prev = head;
-    head.next = head;
-    this.#head = head;
+    this.#slabSize = Math.min(MAX_SLAB_SIZE, Math.floor(capacityBytes / MIN_SLABS));
   }
 
-  /** The block cached for (`fileNumber`, `key`), made most recently used; counts a hit or miss. */
+  /**
+   * A zeroed buffer of `size` bytes for a block that is about to be passed
+   * to {@linkcode BlockCache.set}; its bytes must not change once they are.
+   */
+  allocate(size: number): Uint8Array {
+    const slabSize = this.#slabSize;
+    if (slabSize < MIN_SLAB_SIZE || size > slabSize >>> 2) return new Uint8Array(size);
+    for (;;) {
+      const view = this.#carve(size);
+      if (view !== undefined) return view;
+      this.#newSlab();
+      // Second chances carve from the new slab too, and may fill it.
+      this.#shrink();
+    }
+  }
+
+  #carve(size: number): Uint8Array | undefined {
+    const slab = this.#slab;
+    if (slab === undefined || slab.used + size > slab.size) return undefined;
+    const at = slab.used;
+    slab.used = at + size;
+    return slab.bytes!.subarray(at, at + size);
+  }
+
+  #newSlab(): void {
+    const size = this.#slabSize;
+    const slab: Segment = { bytes: new Uint8Array(size), size, used: 0, entries: [] };
+    this.#slab = slab;
+    this.#push(slab);
+  }
+
+  /** The block cached for (`fileNumber`, `key`); counts a hit or miss. */
   get(fileNumber: number, key: number): Block | undefined {
     const e = this.#files.get(fileNumber)?.[key];
     if (e === undefined) {
@@ -60,57 +117,115 @@ export class BlockCache {
       return undefined;
     }
     this.#hits++;
-    const head = this.#head;
-    if (head.next !== e) {
-      e.prev.next = e.next;
-      e.next.prev = e.prev;
-      e.next = head.next;
-      e.prev = head;
-      head.next.prev = e;
-      head.next = e;
-    }
+    e.referenced = true;
     return e.block;
   }
 
   /**
-   * Caches `block` for (`fileNumber`, `key`), evicting least recently used
-   * blocks until the cache fits. A block larger than the whole cache is not
-   * kept. `key` is a small non-negative integer.
+   * Caches `block` for (`fileNumber`, `key`), evicting blocks until the
+   * cache fits. A block larger than the whole cache is not kept. `key` is a
+   * small non-negative integer.
    */
   set(fileNumber: number, key: number, block: Block): void {
     let slots = this.#files.get(fileNumber);
     const old = slots?.[key];
-    if (old !== undefined) this.#remove(old);
-    const charge = block.data.byteLength;
-    if (charge > this.#capacity) return;
+    if (old !== undefined) this.#drop(old);
+    const size = block.data.byteLength;
+    if (size > this.#capacity) return;
     if (slots === undefined) {
       slots = [];
       this.#files.set(fileNumber, slots);
     }
-    const head = this.#head;
-    const e: Entry = { file: fileNumber, key, block, charge, prev: head, next: head.next };
-    head.next.prev = e;
-    head.next = e;
+    const slab = this.#slab;
+    const inSlab = slab !== undefined && block.data.buffer === slab.bytes!.buffer;
+    const segment: Segment = inSlab ? slab : { bytes: undefined, size, used: size, entries: [] };
+    const e: Entry = { file: fileNumber, key, block, referenced: false, segment };
+    segment.entries.push(e);
     slots[key] = e;
     this.#count++;
-    this.#usage += charge;
-    while (this.#usage > this.#capacity) this.#remove(head.prev);
+    if (!inSlab) {
+      this.#push(segment);
+      this.#shrink();
+    }
   }
 
-  #remove(e: Entry): void {
-    e.prev.next = e.next;
-    e.next.prev = e.prev;
-    const slots = this.#files.get(e.file)!;
-    slots[e.key] = undefined;
+  #push(segment: Segment): void {
+    this.#segments.push(segment);
+    this.#usage += segment.size;
+  }
+
+  // Evicts the oldest segments until the cache fits its capacity, giving
+  // blocks read since they were cached a second chance.
+  #shrink(): void {
+    const segments = this.#segments;
+    while (this.#usage > this.#capacity && this.#first < segments.length) {
+      const oldest = segments[this.#first];
+      if (oldest === this.#slab) break;
+      segments[this.#first++] = undefined as unknown as Segment;
+      this.#usage -= oldest.size;
+      oldest.size = 0;
+      for (const e of oldest.entries) {
+        if (e.segment !== oldest) continue;
+        if (e.referenced) this.#reinsert(e);
+        else this.#drop(e);
+      }
+    }
+    if (this.#first > 64 && this.#first * 2 > segments.length) {
+      this.#segments = segments.slice(this.#first);
+      this.#first = 0;
+    }
+  }
+
+  // Gives `e` a second chance as the newest block.
+  #reinsert(e: Entry): void {
+    e.referenced = false;
+    const data = e.block.data;
+    if (e.segment!.bytes === undefined) {
+      // A block allocated on its own moves without a copy.
+      const segment: Segment = {
+        bytes: undefined,
+        size: data.length,
+        used: data.length,
+        entries: [e],
+      };
+      e.segment = segment;
+      this.#push(segment);
+      return;
+    }
+    let copy = this.#carve(data.length);
+    if (copy === undefined) {
+      // The eviction under way makes room for it.
+      this.#newSlab();
+      copy = this.#carve(data.length)!;
+    }
+    copy.set(data);
+    e.block = new Block(copy, { layoutOf: e.block });
+    const slab = this.#slab!;
+    e.segment = slab;
+    slab.entries.push(e);
+  }
+
+  #drop(e: Entry): void {
+    this.#files.get(e.file)![e.key] = undefined;
     this.#count--;
-    this.#usage -= e.charge;
+    const segment = e.segment!;
+    e.segment = undefined;
+    if (segment.bytes === undefined) {
+      // Its memory goes with it.
+      this.#usage -= segment.size;
+      segment.size = 0;
+    }
   }
 
-  /** Drops every block of `fileNumber` (after the file is deleted). */
+  /**
+   * Drops every block of `fileNumber` (after the file is deleted). Blocks
+   * allocated on their own free their bytes at once; those in slabs when
+   * their slab is evicted.
+   */
   evictFile(fileNumber: number): void {
     const slots = this.#files.get(fileNumber);
     if (slots === undefined) return;
-    for (const e of slots) if (e !== undefined) this.#remove(e);
+    for (const e of slots) if (e !== undefined) this.#drop(e);
     this.#files.delete(fileNumber);
   }
 
@@ -118,12 +233,16 @@ export class BlockCache {
   clear(): void {
     this.#files.clear();
     this.#count = 0;
-    this.#head.next = this.#head;
-    this.#head.prev = this.#head;
+    for (let i = this.#first; i < this.#segments.length; i++) {
+      for (const e of this.#segments[i].entries) e.segment = undefined;
+    }
+    this.#segments = [];
+    this.#first = 0;
+    this.#slab = undefined;
     this.#usage = 0;
   }
 
-  /** Bytes of block data currently cached. */
+  /** Bytes charged against the capacity: blocks and the slabs holding them. */
   get usage(): number {
     return this.#usage;
   }

@@ -260,8 +260,8 @@ export class Table {
     }
   }
 
-  #readExact(offset: number, size: number): Uint8Array {
-    const buf = new Uint8Array(size);
+  #readExact(offset: number, size: number, into?: Uint8Array): Uint8Array {
+    const buf = into ?? new Uint8Array(size);
     const n = this.#file.read(buf, offset);
     if (n !== size) {
       throw this.#corrupt(`short read: ${n} of ${size} bytes (file truncated?)`, offset + n);
@@ -270,8 +270,8 @@ export class Table {
   }
 
   // Reads a block's contents and checks its trailer.
-  #readBlock(h: BlockHandle, what: string): Uint8Array {
-    const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE);
+  #readBlock(h: BlockHandle, what: string, into?: Uint8Array): Uint8Array {
+    const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE, into);
     const n = h.size;
     if (readU32(buf, n + 1) !== crc32c(buf, 0, n + 1)) {
       throw this.#corrupt(`${what} block checksum mismatch`, h.offset);
@@ -406,18 +406,26 @@ export class Table {
       const hit = cache.get(this.fileNumber, i);
       if (hit !== undefined) return hit;
     }
-    const block = this.#loadDataBlock(i);
+    const block = this.#loadDataBlock(i, false);
     if (cache !== undefined) cache.set(this.fileNumber, i, block);
     return block;
   }
 
-  // Reads and fully checks data block i, including that its keys lie
-  // within the bounds its index entries promise.
-  #loadDataBlock(i: number): Block {
+  // Reads data block i and checks its checksum and structure. With
+  // `checkKeys`, also the order of its keys and that they lie within the
+  // bounds its index entries promise; reads that serve lookups leave that
+  // to verify(), since a block whose checksum matched was written so.
+  #loadDataBlock(i: number, checkKeys: boolean): Block {
     const offset = this.#offsets[i];
-    const h = { offset, size: this.#sizes[i] };
-    const block = new Block(this.#readBlock(h, "data"), { file: this.fileName, offset });
+    const size = this.#sizes[i];
+    const into = checkKeys ? undefined : this.#cache?.allocate(size + BLOCK_TRAILER_SIZE);
+    const block = new Block(this.#readBlock({ offset, size }, "data", into), {
+      file: this.fileName,
+      offset,
+      checkOrder: checkKeys,
+    });
     if (block.entries === 0) throw this.#corrupt("empty data block", offset);
+    if (!checkKeys) return block;
     const it = this.#checkIter;
     it.reset(block);
     it.seekToLast();
@@ -480,7 +488,7 @@ export class Table {
     let minSeq = Number.POSITIVE_INFINITY;
     let maxSeq = -1;
     for (let i = 0; i < this.#blockCount; i++) {
-      const block = this.#loadDataBlock(i);
+      const block = this.#loadDataBlock(i, true);
       it.reset(block);
       for (it.seekToFirst(); it.valid(); it.next()) {
         const seq = it.seq();
