@@ -718,6 +718,34 @@ describe("table", () => {
       }
     });
 
+    it("with checksums recomputed, lookups and iteration without verify() raise nothing but CorruptionError", () => {
+      const table = Table.open(new MemFile("t.sst", good), { fileNumber: 1 });
+      for (const b of table.describe().dataBlocks) {
+        for (let i = 0; i < b.size; i++) {
+          const bad = good.slice();
+          bad[b.offset + i] ^= [0x01, 0x80, 0xff][i % 3];
+          writeU32(bad, b.offset + b.size + 1, crc32c(bad, b.offset, b.offset + b.size + 1));
+          for (const cache of [undefined, new BlockCache(1 << 20)]) {
+            try {
+              const t = Table.open(new MemFile("t.sst", bad), { fileNumber: 1, cache });
+              forward(t.iterator());
+              backward(t.iterator());
+              const it = t.iterator();
+              for (const e of small) {
+                t.get(e.key, MAX_SEQUENCE);
+                it.seek(e.key);
+                if (it.valid()) it.next();
+                it.seekBefore(e.key);
+                if (it.valid()) it.prev();
+              }
+            } catch (e) {
+              assert.ok(e instanceof CorruptionError, `byte ${b.offset + i}: ${e}`);
+            }
+          }
+        }
+      }
+    });
+
     it("truncated files on disk throw CorruptionError when opened", () => {
       for (const n of [0, 1, FOOTER_SIZE - 1, FOOTER_SIZE, good.length >> 1, good.length - 1]) {
         const file = path.join(dir, `trunc-${n}.sst`);

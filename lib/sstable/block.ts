@@ -114,23 +114,8 @@ function compareStoredKeys(a: Uint8Array, alen: number, b: Uint8Array, blen: num
   return as > bs ? -1 : as < bs ? 1 : 0;
 }
 
-// Set by decodeVarint: the position after the varint it decoded.
+// Set by checkedVarint: the position after the varint it decoded.
 let varintEnd = 0;
-
-// Multi-byte varints only; callers handle the one-byte case inline. Blocks
-// are validated before their iterators run, so no bounds checks here.
-function decodeVarint(d: Uint8Array, p: number): number {
-  let result = 0;
-  let mul = 1;
-  for (;;) {
-    const b = d[p++];
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) break;
-    mul *= 128;
-  }
-  varintEnd = p;
-  return result;
-}
 
 // Bounds-checked varint for validation: returns -1 when it overruns `limit`
 // or is longer than 5 bytes (no length in a block needs more).
@@ -304,9 +289,10 @@ export interface BlockLocation {
 /** How a {@linkcode Block} is made from its bytes. */
 export interface BlockOptions extends BlockLocation {
   /**
-   * False checks only what iterators need to stay within the block (entry
-   * bounds, restart points, entry kinds) and leaves the order of the keys
-   * to be trusted; for blocks whose checksum already matched. Default true.
+   * False checks only the restart points and their entries, leaving the
+   * other entries to iterators, which check each one's bounds as they
+   * decode it, and the order of the keys to be trusted: for blocks whose
+   * checksum already matched. Default true.
    */
   checkOrder?: boolean;
   /**
@@ -346,8 +332,12 @@ export class Block {
   readonly restartsOffset: number;
   /** Number of restart points. */
   readonly numRestarts: number;
-  /** Number of entries. */
+  /** Number of entries; -1 when only restart entries were checked (`checkOrder: false`). */
   readonly entries: number;
+  /** The file named in errors. */
+  readonly file: string | undefined;
+  /** The file offset of the block, for errors. */
+  readonly offset: number;
   /**
    * Offsets of the restart entries, decoded once, plus `restartsOffset` as
    * a sentinel at index `numRestarts`.
@@ -365,6 +355,8 @@ export class Block {
     if (same !== undefined) {
       if (same.data.length !== data.length) throw new RangeError("layoutOf: sizes differ");
       this.data = data;
+      this.file = same.file;
+      this.offset = same.offset;
       this.restartsOffset = same.restartsOffset;
       this.numRestarts = same.numRestarts;
       this.entries = same.entries;
@@ -384,6 +376,46 @@ export class Block {
     const restartsOffset = size - 4 - num * 4;
     const restarts = new Int32Array(num + 1);
     const restartKeys = new Int32Array(num * 2);
+    this.file = options.file;
+    this.offset = base;
+    if (!checkOrder) {
+      // Iterators check every other entry as they decode it.
+      if ((num === 0) !== (restartsOffset === 0)) {
+        fail("restart points do not match the entries", size - 4);
+      }
+      let last = -1;
+      for (let r = 0; r < num; r++) {
+        const start = readU32(data, restartsOffset + r * 4);
+        if (r === 0 && start !== 0) fail("the first entry is not a restart point", 0);
+        if (start <= last || start >= restartsOffset) {
+          fail("restart points out of order", restartsOffset + r * 4);
+        }
+        if (data[start] !== 0) fail("restart entry shares a prefix", start);
+        const klen = checkedVarint(data, start + 1, restartsOffset);
+        const valueLen = klen < 0 ? -1 : checkedVarint(data, varintEnd, restartsOffset);
+        if (valueLen < 0) fail("bad entry header", start);
+        const pos = varintEnd;
+        if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
+        if (klen > restartsOffset - pos || valueLen > restartsOffset - pos - klen) {
+          fail("entry overruns the block", start);
+        }
+        const kind = data[pos + klen - 1];
+        if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
+        if (data[pos + klen - 2] > 0x1f) fail("sequence number above 2^53 - 1", start);
+        restarts[r] = start;
+        restartKeys[r * 2] = pos;
+        restartKeys[r * 2 + 1] = klen;
+        last = start;
+      }
+      restarts[num] = restartsOffset;
+      this.data = data;
+      this.restartsOffset = restartsOffset;
+      this.numRestarts = num;
+      this.entries = -1;
+      this.restarts = restarts;
+      this.restartKeys = restartKeys;
+      return;
+    }
 
     let prev = scratchPrev;
     let cur = scratchCur;
@@ -418,17 +450,6 @@ export class Block {
       if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
       if (unshared > restartsOffset - pos || valueLen > restartsOffset - pos - unshared) {
         fail("entry overruns the block", start);
-      }
-      if (!checkOrder) {
-        // Distinct keys differ before their last byte, so the kind byte is
-        // never shared.
-        if (unshared === 0) fail("entry repeats the previous key", start);
-        const kind = data[pos + unshared - 1];
-        if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
-        pos += unshared + valueLen;
-        entries++;
-        prevLen = klen;
-        continue;
       }
       if (cur.length < klen) {
         cur = grow(cur, klen, 0);
@@ -582,21 +603,30 @@ export class BlockIterator implements InternalIterator {
 
   #parseAt(off: number): void {
     const d = this.#data;
+    const end = this.#restartsOffset;
     let p = off;
     let shared = d[p++];
     if (shared > 0x7f) {
-      shared = decodeVarint(d, p - 1);
+      shared = checkedVarint(d, p - 1, end);
       p = varintEnd;
     }
     let unshared = d[p++];
     if (unshared > 0x7f) {
-      unshared = decodeVarint(d, p - 1);
+      unshared = checkedVarint(d, p - 1, end);
       p = varintEnd;
     }
     let valueLen = d[p++];
     if (valueLen > 0x7f) {
-      valueLen = decodeVarint(d, p - 1);
+      valueLen = checkedVarint(d, p - 1, end);
       p = varintEnd;
+    }
+    // Only restart entries were checked when the block was loaded. A failed
+    // varint is -1, and p ≤ end means every header byte was inside the block.
+    if (
+      !(p <= end && shared >= 0 && unshared >= 0 && valueLen >= 0) || shared > this.#keyLen ||
+      shared + unshared < KEY_TRAILER_SIZE || unshared + valueLen > end - p
+    ) {
+      this.#malformed(off);
     }
     const klen = shared + unshared;
     this.#shared = shared;
@@ -610,12 +640,22 @@ export class BlockIterator implements InternalIterator {
     } else {
       k.set(d.subarray(p, p + unshared), shared);
     }
+    const kind = k[klen - 1];
+    if (kind !== KIND_PUT && kind !== KIND_DELETE) this.#malformed(off);
     p += unshared;
     this.#keyLen = klen;
     this.#valOff = p;
     this.#valLen = valueLen;
     this.#next = p + valueLen;
     this.#cur = off;
+  }
+
+  #malformed(off: number): never {
+    const block = this.#block;
+    throw new CorruptionError("malformed block entry", {
+      file: block.file,
+      offset: block.offset + off,
+    });
   }
 
   #toRestart(ri: number): void {

@@ -424,7 +424,7 @@ export class Table {
       offset,
       checkOrder: checkKeys,
     });
-    if (block.entries === 0) throw this.#corrupt("empty data block", offset);
+    if (block.numRestarts === 0) throw this.#corrupt("empty data block", offset);
     if (!checkKeys) return block;
     const it = this.#checkIter;
     it.reset(block);
