@@ -27,11 +27,23 @@ interface Version {
   value: Uint8Array;
 }
 
-interface Node {
+// A key and its oldest version; most keys have only the one, which then
+// costs no further allocation. Newer versions follow in `more`, oldest
+// first: appends never move a version an iterator stands on.
+interface Node extends Version {
   readonly keyString: string;
   readonly key: Uint8Array;
-  /** Oldest first: appends never move a version an iterator stands on. */
-  readonly versions: Version[];
+  more: Version[] | undefined;
+}
+
+function versionCount(node: Node): number {
+  const more = node.more;
+  return more === undefined ? 1 : more.length + 1;
+}
+
+// Version i of the node, oldest (0) first.
+function versionAt(node: Node, i: number): Version {
+  return i === 0 ? node : node.more![i - 1];
 }
 
 function byKey(a: Node, b: Node): number {
@@ -84,19 +96,22 @@ export class MemTable {
   ): void {
     const node = this.#map.get(keyString);
     if (node !== undefined) {
-      const versions = node.versions;
-      const newest = versions[versions.length - 1];
+      const more = node.more;
+      const newest = more === undefined ? node : more[more.length - 1];
       if (newest.seq > newestReaderSeq) {
         this.#size += value.length - newest.value.length;
-        versions[versions.length - 1] = { seq, kind, value };
+        newest.seq = seq;
+        newest.kind = kind;
+        newest.value = value;
       } else {
-        versions.push({ seq, kind, value });
+        if (more === undefined) node.more = [{ seq, kind, value }];
+        else more.push({ seq, kind, value });
         this.#size += value.length + ENTRY_OVERHEAD;
         this.#entries++;
       }
       return;
     }
-    const created: Node = { keyString, key, versions: [{ seq, kind, value }] };
+    const created: Node = { seq, kind, value, keyString, key, more: undefined };
     this.#map.set(keyString, created);
     this.#unsorted.push(created);
     this.#size += key.length * 2 + value.length + ENTRY_OVERHEAD * 2;
@@ -107,12 +122,14 @@ export class MemTable {
   get(keyString: string, readSeq: number): Found | undefined {
     const node = this.#map.get(keyString);
     if (node === undefined) return undefined;
-    const versions = node.versions;
-    for (let i = versions.length - 1; i >= 0; i--) {
-      const v = versions[i];
-      if (v.seq <= readSeq) return v;
+    const more = node.more;
+    if (more !== undefined) {
+      for (let i = more.length - 1; i >= 0; i--) {
+        const v = more[i];
+        if (v.seq <= readSeq) return v;
+      }
     }
-    return undefined;
+    return node.seq <= readSeq ? node : undefined;
   }
 
   /** A cursor over every version present now, in internal-key order. */
@@ -168,7 +185,7 @@ class MemTableIterator implements InternalIterator {
 
   #atNewest(pos: number): void {
     this.#pos = pos;
-    this.#index = pos >= 0 && pos < this.#nodes.length ? this.#nodes[pos].versions.length - 1 : 0;
+    this.#index = pos >= 0 && pos < this.#nodes.length ? versionCount(this.#nodes[pos]) - 1 : 0;
   }
 
   valid(): boolean {
@@ -194,7 +211,7 @@ class MemTableIterator implements InternalIterator {
   }
   prev(): void {
     const node = this.#nodes[this.#pos];
-    if (this.#index + 1 < node.versions.length) {
+    if (this.#index + 1 < versionCount(node)) {
       this.#index++;
     } else {
       this.#pos--;
@@ -205,12 +222,12 @@ class MemTableIterator implements InternalIterator {
     return this.#nodes[this.#pos].key;
   }
   seq(): number {
-    return this.#nodes[this.#pos].versions[this.#index].seq;
+    return versionAt(this.#nodes[this.#pos], this.#index).seq;
   }
   kind(): Kind {
-    return this.#nodes[this.#pos].versions[this.#index].kind;
+    return versionAt(this.#nodes[this.#pos], this.#index).kind;
   }
   value(): Uint8Array {
-    return this.#nodes[this.#pos].versions[this.#index].value;
+    return versionAt(this.#nodes[this.#pos], this.#index).value;
   }
 }
