@@ -366,6 +366,8 @@ export class DB {
   #blocks: BlockCache | undefined;
   // Values returned by point reads, carved from shared slabs like pooled Buffers.
   #values = new SlabCopier({ firstSize: 8192, maxSize: 8192 });
+  // Keys and values scans return; shared, so that a short scan allocates nothing of its own.
+  #scanCopier = new SlabCopier({ firstSize: 32768, maxSize: 32768 });
   #mem = new MemTable();
   #frozen: Frozen[] = [];
   /** Undefined when read-only. */
@@ -1085,7 +1087,12 @@ export class DB {
       this.#unpin(version);
     };
     const scan = new Scan(
-      new VisibleIterator(sources, readSeq, { start, end, reverse: o.reverse ?? false }),
+      new VisibleIterator(sources, readSeq, {
+        start,
+        end,
+        reverse: o.reverse ?? false,
+        copier: this.#scanCopier,
+      }),
       limit,
       release,
       () => this.#checkOpen(),

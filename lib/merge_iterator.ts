@@ -137,6 +137,8 @@ export interface ScanBounds {
   end?: Uint8Array;
   /** Walk from the largest key down. */
   reverse: boolean;
+  /** Where keys and values are copied to; scans of one database share one. */
+  copier?: SlabCopier;
 }
 
 /**
@@ -159,14 +161,15 @@ export class VisibleIterator {
   #started = false;
   #done = false;
   // Keys and values are copied into slabs, one allocation per slab rather
-  // than two per entry; slabs start small so that short scans stay cheap.
-  #copier = new SlabCopier({ firstSize: 1024, maxSize: 64 * 1024 });
+  // than two per entry.
+  #copier: SlabCopier;
 
   /** Views `sources` at `readSeq` within `bounds`. */
   constructor(sources: InternalIterator[], readSeq: number, bounds: ScanBounds) {
     this.#merge = new MergingIterator(sources, bounds.reverse);
     this.#readSeq = readSeq;
     this.#bounds = bounds;
+    this.#copier = bounds.copier ?? new SlabCopier({ firstSize: 1024, maxSize: 64 * 1024 });
   }
 
   #start(): void {

@@ -694,26 +694,7 @@ describe("table", () => {
       const blocks = [...d.dataBlocks, d.index, d.filter, d.propertiesBlock];
       for (const b of blocks) {
         for (let i = 0; i < b.size; i++) {
-          {
-            const mask = [0x01, 0x80, 0xff][i % 3];
-            const bad = good.slice();
-            bad[b.offset + i] ^= mask;
-            writeU32(bad, b.offset + b.size + 1, crc32c(bad, b.offset, b.offset + b.size + 1));
-            try {
-              const t = Table.open(new MemFile("t.sst", bad), { fileNumber: 1 });
-              t.verify();
-              forward(t.iterator());
-              backward(t.iterator());
-              const it = t.iterator();
-              for (const e of small) {
-                t.get(e.key, MAX_SEQUENCE);
-                it.seek(e.key);
-                it.seekBefore(e.key);
-              }
-            } catch (e) {
-              assert.ok(e instanceof CorruptionError, `byte ${b.offset + i}: ${e}`);
-            }
-          }
+          readExpectingOnlyCorruption(damagedInBlock(b, i), { verifyFirst: true });
         }
       }
     });
@@ -722,29 +703,43 @@ describe("table", () => {
       const table = Table.open(new MemFile("t.sst", good), { fileNumber: 1 });
       for (const b of table.describe().dataBlocks) {
         for (let i = 0; i < b.size; i++) {
-          const bad = good.slice();
-          bad[b.offset + i] ^= [0x01, 0x80, 0xff][i % 3];
-          writeU32(bad, b.offset + b.size + 1, crc32c(bad, b.offset, b.offset + b.size + 1));
-          for (const cache of [undefined, new BlockCache(1 << 20)]) {
-            try {
-              const t = Table.open(new MemFile("t.sst", bad), { fileNumber: 1, cache });
-              forward(t.iterator());
-              backward(t.iterator());
-              const it = t.iterator();
-              for (const e of small) {
-                t.get(e.key, MAX_SEQUENCE);
-                it.seek(e.key);
-                if (it.valid()) it.next();
-                it.seekBefore(e.key);
-                if (it.valid()) it.prev();
-              }
-            } catch (e) {
-              assert.ok(e instanceof CorruptionError, `byte ${b.offset + i}: ${e}`);
-            }
-          }
+          const bad = damagedInBlock(b, i);
+          readExpectingOnlyCorruption(bad, {});
+          readExpectingOnlyCorruption(bad, { cache: new BlockCache(1 << 20) });
         }
       }
     });
+
+    // The table with byte i of block b damaged and the block's checksum recomputed.
+    function damagedInBlock(b: { offset: number; size: number }, i: number): Uint8Array {
+      const bad = good.slice();
+      bad[b.offset + i] ^= [0x01, 0x80, 0xff][i % 3];
+      writeU32(bad, b.offset + b.size + 1, crc32c(bad, b.offset, b.offset + b.size + 1));
+      return bad;
+    }
+
+    // Opens and reads `bad` every way there is; any error must be a CorruptionError.
+    function readExpectingOnlyCorruption(
+      bad: Uint8Array,
+      o: { verifyFirst?: boolean; cache?: BlockCache },
+    ): void {
+      try {
+        const t = Table.open(new MemFile("t.sst", bad), { fileNumber: 1, cache: o.cache });
+        if (o.verifyFirst) t.verify();
+        forward(t.iterator());
+        backward(t.iterator());
+        const it = t.iterator();
+        for (const e of small) {
+          t.get(e.key, MAX_SEQUENCE);
+          it.seek(e.key);
+          if (it.valid()) it.next();
+          it.seekBefore(e.key);
+          if (it.valid()) it.prev();
+        }
+      } catch (e) {
+        assert.ok(e instanceof CorruptionError, `${e}`);
+      }
+    }
 
     it("truncated files on disk throw CorruptionError when opened", () => {
       for (const n of [0, 1, FOOTER_SIZE - 1, FOOTER_SIZE, good.length >> 1, good.length - 1]) {
