@@ -21,10 +21,8 @@ import {
   ValueSource,
 } from "./common.ts";
 
-/** Every workload, in the order they run (the order decides which db each one sees). */
-export const WORKLOADS = [
-  "fillseq",
-  "fillbatch",
+// The workloads that share one database, filled in random order by the first.
+const RANDOM_PHASE = [
   "fillrandom",
   "overwrite",
   "readrandom",
@@ -33,6 +31,13 @@ export const WORKLOADS = [
   "readreverse",
   "seekrandom",
   "deleterandom",
+] as const;
+
+/** Every workload, in the order they run (the order decides which db each one sees). */
+export const WORKLOADS = [
+  "fillseq",
+  "fillbatch",
+  ...RANDOM_PHASE,
   "fillsync",
   "syncconcurrent",
 ] as const;
@@ -290,17 +295,7 @@ export async function runEngine(engine: EngineFactory, cfg: DriverConfig): Promi
     });
   }
 
-  const randomPhase: WorkloadName[] = [
-    "fillrandom",
-    "overwrite",
-    "readrandom",
-    "readmissing",
-    "readseq",
-    "readreverse",
-    "seekrandom",
-    "deleterandom",
-  ];
-  if (randomPhase.some((w) => selected.has(w))) {
+  if (RANDOM_PHASE.some((w) => selected.has(w))) {
     await withDb(false, async (db, dir) => {
       const perm = permutation(n, workloadSeed(cfg.seed, "fillrandom"));
       let loaded = 0;

@@ -307,6 +307,133 @@ export interface BlockOptions extends BlockLocation {
 let scratchPrev: Uint8Array = new Uint8Array(256);
 let scratchCur: Uint8Array = new Uint8Array(256);
 
+// Where a block's entries and restart points lie.
+interface BlockLayout {
+  restartsOffset: number;
+  numRestarts: number;
+  entries: number;
+  restarts: Int32Array;
+  restartKeys: Int32Array;
+}
+
+type Fail = (message: string, at: number) => never;
+
+// The restart count at the end of the block, checked to fit.
+function restartCount(data: Uint8Array, fail: Fail): number {
+  const size = data.length;
+  if (size < 4) fail(`block of ${size} bytes is too short`, 0);
+  const num = readU32(data, size - 4);
+  if (num > (size - 4) / 4) fail(`restart count ${num} overruns the block`, size - 4);
+  return num;
+}
+
+// Checks the restart points and their entries only (entries: -1); iterators
+// check every other entry as they decode it.
+function checkRestarts(data: Uint8Array, fail: Fail): BlockLayout {
+  const num = restartCount(data, fail);
+  const restartsOffset = data.length - 4 - num * 4;
+  if ((num === 0) !== (restartsOffset === 0)) {
+    fail("restart points do not match the entries", data.length - 4);
+  }
+  const restarts = new Int32Array(num + 1);
+  const restartKeys = new Int32Array(num * 2);
+  let last = -1;
+  for (let r = 0; r < num; r++) {
+    const start = readU32(data, restartsOffset + r * 4);
+    if (r === 0 && start !== 0) fail("the first entry is not a restart point", 0);
+    if (start <= last || start >= restartsOffset) {
+      fail("restart points out of order", restartsOffset + r * 4);
+    }
+    if (data[start] !== 0) fail("restart entry shares a prefix", start);
+    const klen = checkedVarint(data, start + 1, restartsOffset);
+    const valueLen = klen < 0 ? -1 : checkedVarint(data, varintEnd, restartsOffset);
+    if (valueLen < 0) fail("bad entry header", start);
+    const pos = varintEnd;
+    if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
+    if (klen > restartsOffset - pos || valueLen > restartsOffset - pos - klen) {
+      fail("entry overruns the block", start);
+    }
+    checkTrailer(data, pos + klen, start, fail);
+    restarts[r] = start;
+    restartKeys[r * 2] = pos;
+    restartKeys[r * 2 + 1] = klen;
+    last = start;
+  }
+  restarts[num] = restartsOffset;
+  return { restartsOffset, numRestarts: num, entries: -1, restarts, restartKeys };
+}
+
+// The kind and sequence number of the stored key ending at `end`.
+function checkTrailer(key: Uint8Array, end: number, start: number, fail: Fail): void {
+  const kind = key[end - 1];
+  if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
+  if (key[end - 2] > 0x1f) fail("sequence number above 2^53 - 1", start);
+}
+
+// Checks every entry: bounds, restart points, and that keys strictly increase.
+function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
+  const num = restartCount(data, fail);
+  const restartsOffset = data.length - 4 - num * 4;
+  const restarts = new Int32Array(num + 1);
+  const restartKeys = new Int32Array(num * 2);
+  let prev = scratchPrev;
+  let cur = scratchCur;
+  let prevLen = 0;
+  let entries = 0;
+  let ri = 0;
+  let nextRestart = num > 0 ? readU32(data, restartsOffset) : -1;
+  let pos = 0;
+  while (pos < restartsOffset) {
+    const start = pos;
+    const shared = checkedVarint(data, pos, restartsOffset);
+    if (shared < 0) fail("bad entry header", start);
+    const unshared = checkedVarint(data, varintEnd, restartsOffset);
+    if (unshared < 0) fail("bad entry header", start);
+    const valueLen = checkedVarint(data, varintEnd, restartsOffset);
+    if (valueLen < 0) fail("bad entry header", start);
+    pos = varintEnd;
+    if (start === nextRestart) {
+      // Searches skip a restart entry's shared length as the single byte 0.
+      if (data[start] !== 0) fail("restart entry shares a prefix", start);
+      restarts[ri] = start;
+      restartKeys[ri * 2] = pos;
+      restartKeys[ri * 2 + 1] = unshared;
+      ri++;
+      nextRestart = ri < num ? readU32(data, restartsOffset + ri * 4) : -1;
+      if (nextRestart !== -1 && nextRestart <= start) fail("restart points out of order", start);
+    } else if (entries === 0 || (nextRestart !== -1 && start > nextRestart)) {
+      fail("restart point is not at an entry boundary", start);
+    }
+    if (shared > prevLen) fail("entry shares more than the previous key", start);
+    const klen = shared + unshared;
+    if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
+    if (unshared > restartsOffset - pos || valueLen > restartsOffset - pos - unshared) {
+      fail("entry overruns the block", start);
+    }
+    if (cur.length < klen) {
+      cur = grow(cur, klen, 0);
+      scratchCur = cur;
+    }
+    copyBytes(cur, 0, prev, 0, shared);
+    copyBytes(cur, shared, data, pos, unshared);
+    checkTrailer(cur, klen, start, fail);
+    if (entries > 0 && compareStoredKeys(prev, prevLen, cur, klen) >= 0) {
+      fail("keys out of order", start);
+    }
+    pos += unshared + valueLen;
+    entries++;
+    const t = prev;
+    prev = cur;
+    cur = t;
+    scratchPrev = prev;
+    scratchCur = cur;
+    prevLen = klen;
+  }
+  if (ri !== num) fail("restart point is not at an entry boundary", restartsOffset + ri * 4);
+  restarts[num] = restartsOffset;
+  return { restartsOffset, numRestarts: num, entries, restarts, restartKeys };
+}
+
 /**
  * A validated block. Building one checks every entry (bounds, restart
  * points, key trailers, strictly increasing keys) and throws
@@ -352,135 +479,24 @@ export class Block {
   /** Validates `data` as a block; `options.file` and `options.offset` name it in errors. */
   constructor(data: Uint8Array, options: BlockOptions = {}) {
     const same = options.layoutOf;
-    if (same !== undefined) {
-      if (same.data.length !== data.length) throw new RangeError("layoutOf: sizes differ");
-      this.data = data;
-      this.file = same.file;
-      this.offset = same.offset;
-      this.restartsOffset = same.restartsOffset;
-      this.numRestarts = same.numRestarts;
-      this.entries = same.entries;
-      this.restarts = same.restarts;
-      this.restartKeys = same.restartKeys;
-      return;
+    if (same !== undefined && same.data.length !== data.length) {
+      throw new RangeError("layoutOf: a block of another size");
     }
-    const base = options.offset ?? 0;
+    const file = same?.file ?? options.file;
+    const base = same?.offset ?? options.offset ?? 0;
     const fail = (message: string, at: number): never => {
-      throw new CorruptionError(message, { file: options.file, offset: base + at });
+      throw new CorruptionError(message, { file, offset: base + at });
     };
-    const checkOrder = options.checkOrder ?? true;
-    const size = data.length;
-    if (size < 4) fail(`block of ${size} bytes is too short`, 0);
-    const num = readU32(data, size - 4);
-    if (num > (size - 4) / 4) fail(`restart count ${num} overruns the block`, size - 4);
-    const restartsOffset = size - 4 - num * 4;
-    const restarts = new Int32Array(num + 1);
-    const restartKeys = new Int32Array(num * 2);
-    this.file = options.file;
-    this.offset = base;
-    if (!checkOrder) {
-      // Iterators check every other entry as they decode it.
-      if ((num === 0) !== (restartsOffset === 0)) {
-        fail("restart points do not match the entries", size - 4);
-      }
-      let last = -1;
-      for (let r = 0; r < num; r++) {
-        const start = readU32(data, restartsOffset + r * 4);
-        if (r === 0 && start !== 0) fail("the first entry is not a restart point", 0);
-        if (start <= last || start >= restartsOffset) {
-          fail("restart points out of order", restartsOffset + r * 4);
-        }
-        if (data[start] !== 0) fail("restart entry shares a prefix", start);
-        const klen = checkedVarint(data, start + 1, restartsOffset);
-        const valueLen = klen < 0 ? -1 : checkedVarint(data, varintEnd, restartsOffset);
-        if (valueLen < 0) fail("bad entry header", start);
-        const pos = varintEnd;
-        if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
-        if (klen > restartsOffset - pos || valueLen > restartsOffset - pos - klen) {
-          fail("entry overruns the block", start);
-        }
-        const kind = data[pos + klen - 1];
-        if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
-        if (data[pos + klen - 2] > 0x1f) fail("sequence number above 2^53 - 1", start);
-        restarts[r] = start;
-        restartKeys[r * 2] = pos;
-        restartKeys[r * 2 + 1] = klen;
-        last = start;
-      }
-      restarts[num] = restartsOffset;
-      this.data = data;
-      this.restartsOffset = restartsOffset;
-      this.numRestarts = num;
-      this.entries = -1;
-      this.restarts = restarts;
-      this.restartKeys = restartKeys;
-      return;
-    }
-
-    let prev = scratchPrev;
-    let cur = scratchCur;
-    let prevLen = 0;
-    let entries = 0;
-    let ri = 0;
-    let nextRestart = num > 0 ? readU32(data, restartsOffset) : -1;
-    let pos = 0;
-    while (pos < restartsOffset) {
-      const start = pos;
-      const shared = checkedVarint(data, pos, restartsOffset);
-      if (shared < 0) fail("bad entry header", start);
-      const unshared = checkedVarint(data, varintEnd, restartsOffset);
-      if (unshared < 0) fail("bad entry header", start);
-      const valueLen = checkedVarint(data, varintEnd, restartsOffset);
-      if (valueLen < 0) fail("bad entry header", start);
-      pos = varintEnd;
-      if (start === nextRestart) {
-        // Searches skip a restart entry's shared length as the single byte 0.
-        if (data[start] !== 0) fail("restart entry shares a prefix", start);
-        restarts[ri] = start;
-        restartKeys[ri * 2] = pos;
-        restartKeys[ri * 2 + 1] = unshared;
-        ri++;
-        nextRestart = ri < num ? readU32(data, restartsOffset + ri * 4) : -1;
-        if (nextRestart !== -1 && nextRestart <= start) fail("restart points out of order", start);
-      } else if (entries === 0 || (nextRestart !== -1 && start > nextRestart)) {
-        fail("restart point is not at an entry boundary", start);
-      }
-      if (shared > prevLen) fail("entry shares more than the previous key", start);
-      const klen = shared + unshared;
-      if (klen < KEY_TRAILER_SIZE) fail("key shorter than its trailer", start);
-      if (unshared > restartsOffset - pos || valueLen > restartsOffset - pos - unshared) {
-        fail("entry overruns the block", start);
-      }
-      if (cur.length < klen) {
-        cur = grow(cur, klen, 0);
-        scratchCur = cur;
-      }
-      copyBytes(cur, 0, prev, 0, shared);
-      copyBytes(cur, shared, data, pos, unshared);
-      const kind = cur[klen - 1];
-      if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
-      if (cur[klen - 2] > 0x1f) fail("sequence number above 2^53 - 1", start);
-      if (entries > 0 && compareStoredKeys(prev, prevLen, cur, klen) >= 0) {
-        fail("keys out of order", start);
-      }
-      pos += unshared + valueLen;
-      entries++;
-      const t = prev;
-      prev = cur;
-      cur = t;
-      scratchPrev = prev;
-      scratchCur = cur;
-      prevLen = klen;
-    }
-    if (ri !== num) fail("restart point is not at an entry boundary", restartsOffset + ri * 4);
-    restarts[num] = restartsOffset;
-
+    const layout: BlockLayout = same ??
+      (options.checkOrder ?? true ? walkEntries(data, fail) : checkRestarts(data, fail));
     this.data = data;
-    this.restartsOffset = restartsOffset;
-    this.numRestarts = num;
-    this.entries = entries;
-    this.restarts = restarts;
-    this.restartKeys = restartKeys;
+    this.file = file;
+    this.offset = base;
+    this.restartsOffset = layout.restartsOffset;
+    this.numRestarts = layout.numRestarts;
+    this.entries = layout.entries;
+    this.restarts = layout.restarts;
+    this.restartKeys = layout.restartKeys;
   }
 
   /** The offset of restart point `i`. */

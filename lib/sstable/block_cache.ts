@@ -138,15 +138,24 @@ export class BlockCache {
     }
     const slab = this.#slab;
     const inSlab = slab !== undefined && block.data.buffer === slab.bytes!.buffer;
-    const segment: Segment = inSlab ? slab : { bytes: undefined, size, used: size, entries: [] };
-    const e: Entry = { file: fileNumber, key, block, referenced: false, segment };
-    segment.entries.push(e);
+    const e: Entry = { file: fileNumber, key, block, referenced: false, segment: undefined };
     slots[key] = e;
     this.#count++;
-    if (!inSlab) {
-      this.#push(segment);
+    if (inSlab) {
+      e.segment = slab;
+      slab.entries.push(e);
+    } else {
+      this.#pushAlone(e);
       this.#shrink();
     }
+  }
+
+  // Charges a block allocated on its own as a segment of its own.
+  #pushAlone(e: Entry): void {
+    const size = e.block.data.byteLength;
+    const segment: Segment = { bytes: undefined, size, used: size, entries: [e] };
+    e.segment = segment;
+    this.#push(segment);
   }
 
   #push(segment: Segment): void {
@@ -182,14 +191,7 @@ export class BlockCache {
     const data = e.block.data;
     if (e.segment!.bytes === undefined) {
       // A block allocated on its own moves without a copy.
-      const segment: Segment = {
-        bytes: undefined,
-        size: data.length,
-        used: data.length,
-        entries: [e],
-      };
-      e.segment = segment;
-      this.#push(segment);
+      this.#pushAlone(e);
       return;
     }
     let copy = this.#carve(data.length);
