@@ -436,7 +436,7 @@ test("dump describes a table's blocks, index, filter and properties", async () =
     await ok(["flush", db]);
     const [table] = filesOf(db, ".sst");
     const out = await ok(["dump", table]);
-    assert.match(out, /: SSTable, format 1, \d+ bytes/);
+    assert.match(out, /: SSTable, format 2, \d+ bytes/);
     assert.match(out, /^ {2}entries\s+300 \(0 deletions\)$/m);
     assert.match(out, /^filter:\s+offset \d+, size \d+ \(\d+ bits, \d+ probes\)$/m);
     assert.match(out, /^index:\s+offset \d+, size \d+ \(\d+ entries\)$/m);

@@ -11,6 +11,7 @@ import {
   readU64,
   varintLength,
   writeU64,
+  xxh32,
 } from "../lib/coding.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -31,6 +32,32 @@ describe("crc32c", () => {
   it("covers only the given range", () => {
     const bytes = enc("xx123456789yy");
     assert.equal(crc32c(bytes, 2, 11), 0xe3069283);
+  });
+});
+
+describe("xxh32", () => {
+  it("matches the reference values of XXH32 with seed 0", () => {
+    assert.equal(xxh32(new Uint8Array(0)), 0x02cc5d05);
+    assert.equal(xxh32(enc("a")), 0x550d7456);
+    assert.equal(xxh32(enc("abc")), 0x32d153ff);
+    assert.equal(xxh32(enc("Nobody inspects the spammish repetition")), 0xe2293b2f);
+    assert.equal(xxh32(Uint8Array.from({ length: 100 }, (_, i) => i)), 0x7f89ba44);
+  });
+  it("gives the same value at every alignment of the input", () => {
+    const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 151 + 7) & 0xff);
+    for (let length = 0; length < 80; length++) {
+      const want = xxh32(data.slice(0, length));
+      for (let offset = 1; offset < 8; offset++) {
+        const shifted = new Uint8Array(length + offset);
+        shifted.set(data.subarray(0, length), offset);
+        assert.equal(xxh32(shifted, offset), want, `length ${length}, offset ${offset}`);
+        assert.equal(xxh32(shifted.subarray(offset)), want, `view at offset ${offset}`);
+      }
+    }
+  });
+  it("covers only the given range", () => {
+    const bytes = enc("xxNobody inspects the spammish repetitionyy");
+    assert.equal(xxh32(bytes, 2, bytes.length - 2), 0xe2293b2f);
   });
 });
 

@@ -605,7 +605,7 @@ describe("magic numbers and format versions", () => {
     const bytes = readFileSync(path);
     // Footer: 52 bytes at the end; version u32 at 36, crc32c of [0, 40) at 40.
     const footer = bytes.length - 52;
-    writeU32(bytes, footer + 36, 2);
+    writeU32(bytes, footer + 36, 3);
     writeU32(bytes, footer + 40, crc32c(bytes, footer, footer + 40));
     writeFileSync(path, bytes);
     const db = await open(dir, TABLE_OPTIONS);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { crc32c, writeU32 } from "../lib/coding.ts";
+import { crc32c, readU32, writeU32, xxh32 } from "../lib/coding.ts";
 import { CorruptionError } from "../lib/errors.ts";
 import {
   defaultFileSystem,
@@ -158,6 +158,11 @@ const configs: { name: string; options: TableBuilderOptions; cache?: number }[] 
     cache: 1 << 20,
   },
   { name: "a cache too small for any block", options: { restartInterval: 7 }, cache: 100 },
+  {
+    name: "format version 1 (CRC32C block checksums) with a cache",
+    options: { formatVersion: 1 },
+    cache: 1 << 20,
+  },
 ];
 
 describe("table", () => {
@@ -338,6 +343,26 @@ describe("table", () => {
       assert.equal(blocks.length, props.dataBlocks);
       for (const b of blocks.slice(0, -1)) assert.ok(b.size >= 1024 && b.size < 1024 + 200);
       table.close();
+    });
+
+    it("rejects a format version it cannot write", () => {
+      const file = fs.openWrite(path.join(dir, "version.sst"));
+      assert.throws(
+        () => new TableBuilder(file, { formatVersion: 3 as 2 }),
+        (e: unknown) => e instanceof RangeError && /formatVersion: 3/.test(e.message),
+      );
+      file.close();
+    });
+
+    it("writes format version 2 by default and version 1 when asked", () => {
+      for (const version of [undefined, 1, 2] as const) {
+        const file = path.join(dir, `v${version}.sst`);
+        writeTable(fs, file, entries.slice(0, 50), { formatVersion: version });
+        const table = Table.open(fs.openRead(file), { fileNumber: 1 });
+        assert.equal(table.formatVersion, version ?? 2);
+        assert.equal(table.describe().formatVersion, version ?? 2);
+        table.close();
+      }
     });
 
     it("rejects entries that are not in strictly increasing internal-key order", () => {
@@ -554,7 +579,7 @@ describe("table", () => {
       const d = table.describe();
       assert.equal(d.fileName, "000009.sst");
       assert.equal(d.fileNumber, 9);
-      assert.equal(d.formatVersion, 1);
+      assert.equal(d.formatVersion, 2);
       assert.equal(d.fileSize, props.fileSize);
       assert.equal(d.dataBlocks.length, props.dataBlocks);
       assert.equal(d.dataBlocks[0].offset, 0);
@@ -688,6 +713,30 @@ describe("table", () => {
       assert.equal(detected, good.length * 2);
     });
 
+    it("block checksums are XXH32 of contents and compression byte (CRC32C in version 1)", () => {
+      const file = path.join(dir, "small_v1.sst");
+      writeTable(fs, file, small, { blockSize: 200, restartInterval: 4, formatVersion: 1 });
+      const v1 = fs.readFile(file);
+      const d = Table.open(new MemFile("t.sst", good), { fileNumber: 1 }).describe();
+      for (const b of [...d.dataBlocks, d.index, d.filter, d.propertiesBlock]) {
+        const end = b.offset + b.size + 1;
+        assert.equal(readU32(good, end), xxh32(good, b.offset, end));
+        assert.equal(readU32(v1, end), crc32c(v1, b.offset, end));
+      }
+    });
+
+    it("a version-1 table with any byte flipped throws CorruptionError or reads back exactly", () => {
+      const file = path.join(dir, "small_v1.sst");
+      writeTable(fs, file, small, { blockSize: 200, restartInterval: 4, formatVersion: 1 });
+      const v1 = fs.readFile(file);
+      assert.equal(outcome(v1), "ok");
+      for (let i = 0; i < v1.length; i++) {
+        const bad = v1.slice();
+        bad[i] ^= 0x01;
+        assert.equal(outcome(bad, new BlockCache(1 << 20)), "corrupt", `byte ${i} flipped`);
+      }
+    });
+
     it("with checksums recomputed, damaged block contents still never raise another error", () => {
       const table = Table.open(new MemFile("t.sst", good), { fileNumber: 1 });
       const d = table.describe();
@@ -714,7 +763,7 @@ describe("table", () => {
     function damagedInBlock(b: { offset: number; size: number }, i: number): Uint8Array {
       const bad = good.slice();
       bad[b.offset + i] ^= [0x01, 0x80, 0xff][i % 3];
-      writeU32(bad, b.offset + b.size + 1, crc32c(bad, b.offset, b.offset + b.size + 1));
+      writeU32(bad, b.offset + b.size + 1, xxh32(bad, b.offset, b.offset + b.size + 1));
       return bad;
     }
 

@@ -98,7 +98,8 @@ export class BlockCache {
     const slab = this.#slab;
     if (slab === undefined || slab.used + size > slab.size) return undefined;
     const at = slab.used;
-    slab.used = at + size;
+    // Word-aligned starts let block checksums read whole words.
+    slab.used = (at + size + 7) & ~7;
     return slab.bytes!.subarray(at, at + size);
   }
 

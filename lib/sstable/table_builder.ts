@@ -1,7 +1,7 @@
 /**
  * Writes SSTables.
  *
- * # Table file format, version 1
+ * # Table file format, version 2
  *
  * All fixed-width integers are little-endian; varints are LEB128.
  *
@@ -9,9 +9,10 @@
  * data block 0 | … | data block N-1 | filter block | properties block | index block | footer
  * ```
  *
- * Every block is stored as `contents | compression u8 | crc32c u32`, the CRC
- * (unmasked CRC32C) covering contents and compression byte. Only
- * compression 0 (none) exists. A block handle is (offset, size) of the
+ * Every block is stored as `contents | compression u8 | checksum u32`, the
+ * checksum (XXH32, seed 0) covering contents and compression byte. Only
+ * compression 0 (none) exists. Version 1 differed only there: its block
+ * checksums are CRC32C; readers still accept it. A block handle is (offset, size) of the
  * contents, the 5-byte trailer excluded.
  *
  * - **Data block**: the restart-point block of `block.ts`; entries are
@@ -39,7 +40,7 @@
  *  0  index offset u64 | 8 index size u32
  * 12  filter offset u64 | 20 filter size u32
  * 24  properties offset u64 | 32 properties size u32
- * 36  format version u32 (= 1)
+ * 36  format version u32 (= 2)
  * 40  crc32c u32 of footer bytes [0, 40)
  * 44  magic: 53 54 52 41 54 41 a7 5b ("STRATA" 0xa7 0x5b)
  * ```
@@ -53,14 +54,16 @@
  * @module
  */
 
-import { crc32c, hash32, putVarint, writeU32, writeU64 } from "../coding.ts";
+import { crc32c, hash32, putVarint, writeU32, writeU64, xxh32 } from "../coding.ts";
 import type { WritableFile } from "../fs.ts";
 import { type Kind, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../internal_key.ts";
 import { BlockBuilder } from "./block.ts";
 import { BloomFilterBuilder } from "./bloom.ts";
 
-/** The table format version this code writes and reads. */
-export const TABLE_FORMAT_VERSION = 1;
+/** The table format version this code writes. */
+export const TABLE_FORMAT_VERSION = 2;
+/** The oldest table format version this code reads (blocks checksummed with CRC32C). */
+export const TABLE_FORMAT_VERSION_CRC32C = 1;
 /** The 8 bytes that end every table file. */
 export const TABLE_MAGIC: Uint8Array = new Uint8Array([
   0x53,
@@ -124,6 +127,11 @@ export interface TableBuilderOptions {
   restartInterval?: number;
   /** Bloom filter bits per user key; default 10, 0 for no filter. */
   bloomBitsPerKey?: number;
+  /**
+   * Format version to write: 2 (default), or 1 for readers older than
+   * version 2 (CRC32C block checksums, slower to check).
+   */
+  formatVersion?: 1 | 2;
 }
 
 /** Encodes the properties block (all but `fileSize`, which is the file's own size). */
@@ -179,6 +187,7 @@ const EMPTY = new Uint8Array(0);
 export class TableBuilder {
   #file: WritableFile;
   #blockSize: number;
+  #formatVersion: number;
   #data: BlockBuilder;
   #index: BlockBuilder = new BlockBuilder(1);
   #bloom: BloomFilterBuilder;
@@ -210,6 +219,11 @@ export class TableBuilder {
     const blockSize = options.blockSize ?? 4096;
     if (!(blockSize >= 1)) throw new RangeError(`bad blockSize: ${blockSize}`);
     this.#blockSize = blockSize;
+    const formatVersion = options.formatVersion ?? TABLE_FORMAT_VERSION;
+    if (formatVersion !== TABLE_FORMAT_VERSION && formatVersion !== TABLE_FORMAT_VERSION_CRC32C) {
+      throw new RangeError(`bad formatVersion: ${formatVersion} (this code writes 1 or 2)`);
+    }
+    this.#formatVersion = formatVersion;
     this.#data = new BlockBuilder(options.restartInterval ?? 16);
     this.#bloom = new BloomFilterBuilder(options.bloomBitsPerKey ?? 10);
   }
@@ -326,7 +340,7 @@ export class TableBuilder {
     writeU32(footer, 20, filter.length);
     writeU64(footer, 24, propsOffset);
     writeU32(footer, 32, propsBytes.length);
-    writeU32(footer, 36, TABLE_FORMAT_VERSION);
+    writeU32(footer, 36, this.#formatVersion);
     writeU32(footer, 40, crc32c(footer, 0, 40));
     footer.set(TABLE_MAGIC, 44);
     this.#reserve(FOOTER_SIZE);
@@ -403,7 +417,10 @@ export class TableBuilder {
     const p = this.#outPos;
     out.set(contents, p);
     out[p + n] = 0;
-    writeU32(out, p + n + 1, crc32c(out, p, p + n + 1));
+    const checksum = this.#formatVersion === TABLE_FORMAT_VERSION_CRC32C
+      ? crc32c(out, p, p + n + 1)
+      : xxh32(out, p, p + n + 1);
+    writeU32(out, p + n + 1, checksum);
     this.#outPos = p + n + 5;
     this.#offset += n + 5;
   }

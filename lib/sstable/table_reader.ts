@@ -4,14 +4,14 @@
  * a plain-data description for tools.
  *
  * Every byte is checked before it is used: the footer by magic, version and
- * its own CRC, every block by its CRC and then by a full structural
+ * its own CRC, every block by its checksum and then by a structural
  * validation. Any malformed byte raises {@linkcode CorruptionError} naming
  * the file and offset; nothing else escapes for a malformed file.
  *
  * @module
  */
 
-import { crc32c, hash32, readU32, readU64 } from "../coding.ts";
+import { crc32c, hash32, readU32, readU64, xxh32 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
 import type { RandomAccessFile } from "../fs.ts";
 import {
@@ -30,6 +30,7 @@ import {
   FOOTER_SIZE,
   PROP,
   TABLE_FORMAT_VERSION,
+  TABLE_FORMAT_VERSION_CRC32C,
   TABLE_MAGIC,
   type TableProperties,
 } from "./table_builder.ts";
@@ -120,6 +121,8 @@ export class Table {
   readonly properties: TableProperties;
   /** Name used in errors. */
   readonly fileName: string;
+  /** Format version from the footer: 2, or 1 for a table written by an older version. */
+  readonly formatVersion: number;
   #file: RandomAccessFile;
   #cache: BlockCache | undefined;
   #index: Block;
@@ -160,7 +163,8 @@ export class Table {
       throw this.#corrupt("table footer checksum mismatch", footerAt + 40);
     }
     const version = readU32(footer, 36);
-    if (version !== TABLE_FORMAT_VERSION) {
+    this.formatVersion = version;
+    if (version !== TABLE_FORMAT_VERSION && version !== TABLE_FORMAT_VERSION_CRC32C) {
       throw this.#corrupt(`unsupported table format version ${version}`, footerAt + 36);
     }
     const handle = (at: number): BlockHandle => {
@@ -273,7 +277,10 @@ export class Table {
   #readBlock(h: BlockHandle, what: string, into?: Uint8Array): Uint8Array {
     const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE, into);
     const n = h.size;
-    if (readU32(buf, n + 1) !== crc32c(buf, 0, n + 1)) {
+    const checksum = this.formatVersion === TABLE_FORMAT_VERSION_CRC32C
+      ? crc32c(buf, 0, n + 1)
+      : xxh32(buf, 0, n + 1);
+    if (readU32(buf, n + 1) !== checksum) {
       throw this.#corrupt(`${what} block checksum mismatch`, h.offset);
     }
     if (buf[n] !== COMPRESSION_NONE) {
@@ -572,7 +579,7 @@ export class Table {
       fileName: this.fileName,
       fileNumber: this.fileNumber,
       fileSize: this.fileSize,
-      formatVersion: TABLE_FORMAT_VERSION,
+      formatVersion: this.formatVersion,
       index: { ...h.index },
       filter: { ...h.filter, bits: this.#bloom.bits, probes: this.#bloom.probes },
       propertiesBlock: { ...h.properties },
