@@ -49,6 +49,19 @@ export interface WorkerRequest {
   abort: Int32Array;
 }
 
+/**
+ * The first message to a new worker: where to send replies. After posting
+ * each reply the worker adds one to `posted[0]`, so the main thread can
+ * see that a reply waits without running its event loop, and take it with
+ * `receiveMessageOnPort`.
+ */
+export interface WorkerSetup {
+  /** The port replies go to. */
+  replyPort: MessagePort;
+  /** Count of replies posted. */
+  posted: Int32Array;
+}
+
 /** The worker's answer. */
 export interface WorkerReply {
   /** The request's id. */
@@ -60,8 +73,7 @@ export interface WorkerReply {
 }
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
-  postMessage(message: WorkerReply): void;
+  onmessage: ((event: MessageEvent<WorkerRequest | WorkerSetup>) => void) | null;
 }
 
 const scope = globalThis as unknown as WorkerScope;
@@ -120,6 +132,16 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
+let setup: WorkerSetup | undefined;
+
 scope.onmessage = (event) => {
-  run(event.data).then((reply) => scope.postMessage(reply));
+  const message = event.data;
+  if ("replyPort" in message) {
+    setup = message;
+    return;
+  }
+  run(message).then((reply) => {
+    setup!.replyPort.postMessage(reply);
+    Atomics.add(setup!.posted, 0, 1);
+  });
 };

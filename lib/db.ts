@@ -406,6 +406,16 @@ export class DB {
   #flushing: Promise<void> | undefined;
   #compacting: Promise<void> | undefined;
   #compactionChain: Promise<void> = RESOLVED;
+  // One compaction runs at a time: the holder of this slot (0: none), which
+  // gives it up as soon as its result is installed. A job's promise settles
+  // on a later turn, which a reader harvesting worker replies must not wait
+  // for (see #harvest).
+  #compactionOwner = 0;
+  #compactionTokens = 0;
+  #slotWaiters: (() => void)[] = [];
+  #manualCompactions = 0;
+  // An automatic compaction was found due and waits for a turn of the event loop.
+  #compactionDue = false;
   /**
    * Worker threads, one for flushes and one for compactions, so that a flush
    * never waits behind a long merge: undefined until needed, null when
@@ -975,6 +985,7 @@ export class DB {
   }
 
   #getAt(key: Uint8Array, readSeq: number): Uint8Array | undefined {
+    this.#harvest();
     const found = this.#find(key, readSeq);
     return found !== undefined && found.kind === KIND_PUT
       ? this.#values.copy(found.value)
@@ -1036,6 +1047,7 @@ export class DB {
   }
 
   #scanAt(options: ScanOptions | undefined, readSeq: number): Scan {
+    this.#harvest();
     const o = checkOptions<ScanOptions>(options, "scan options");
     let start = o.start === undefined ? undefined : checkKey(o.start);
     let end = o.end === undefined ? undefined : checkKey(o.end);
@@ -1172,6 +1184,54 @@ export class DB {
 
   // ------------------------------------------------------ background work
 
+  // Installs flushes and compactions the workers finished while this thread
+  // was busy: a caller reading in a long synchronous loop (or awaiting only
+  // settled promises) gives the event loop no turn to deliver their replies,
+  // and would otherwise read from every level-0 file until it stops.
+  #harvest(): void {
+    const workers = this.#workers;
+    let due = this.#compactionDue;
+    if (workers) {
+      if (workers.flush.poll()) due = true;
+      if (workers.compact.poll()) due = true;
+    }
+    if (due) this.#compactNow();
+  }
+
+  // Hands the next automatic compaction to the worker at once, when no
+  // compaction is in progress or queued: after a harvest, the next one need
+  // not wait for a turn of the event loop either.
+  #compactNow(): void {
+    this.#compactionDue = false;
+    // A compaction that only moves a file finishes at once; the next may
+    // follow, a bounded number per call (the next harvest goes on).
+    for (let moves = 0; moves < 64; moves++) {
+      if (
+        this.#compactionOwner !== 0 || this.#slotWaiters.length > 0 ||
+        this.#manualCompactions > 0 || this.#closed || this.#backgroundError !== undefined ||
+        !this.#settings.autoCompaction || this.#settings.readOnly || !this.#workerClients()
+      ) return;
+      const plan = pickCompaction(this.#version, this.#settings.compaction, this.#pointers);
+      if (plan === undefined) return;
+      const token = ++this.#compactionTokens;
+      this.#compactionOwner = token;
+      const job = this.#compact(plan, token)
+        .catch((e) => this.#recordBackgroundError(e))
+        .finally(() => this.#releaseCompactionSlot(token));
+      // Later compactions queue behind this one.
+      const chain = this.#compactionChain;
+      this.#compactionChain = chain.then(() => job);
+      const task: Promise<void> = job.finally(() => {
+        this.#wake();
+        if (this.#compacting !== task) return;
+        this.#compacting = undefined;
+        this.#scheduleBackgroundWork();
+      });
+      this.#compacting = task;
+    }
+    this.#compactionDue = true;
+  }
+
   #scheduleBackgroundWork(): void {
     if (this.#closed || this.#backgroundError !== undefined || this.#settings.readOnly) return;
     if (this.#flushing === undefined && this.#frozen.length > 0) {
@@ -1191,15 +1251,16 @@ export class DB {
   }
 
   #startCompaction(plan: () => CompactionPlan | undefined): void {
-    this.#compacting = this.#runJob(() =>
-      this.#serialCompaction(async () => {
-        const p = plan();
-        if (p !== undefined) await this.#compact(p);
-      })
+    this.#compactionDue = true;
+    const task: Promise<void> = this.#runJob(() =>
+      this.#serialCompaction(() => this.#withCompactionSlot(plan))
     ).finally(() => {
+      // A compaction started by #compactNow may have taken over.
+      if (this.#compacting !== task) return;
       this.#compacting = undefined;
       this.#scheduleBackgroundWork();
     });
+    this.#compacting = task;
   }
 
   /**
@@ -1230,14 +1291,46 @@ export class DB {
     try {
       if (!this.#closed) await job();
     } catch (e) {
-      if (!this.#closed) {
-        this.#backgroundError = e instanceof StrataError
-          ? e
-          : new StrataError(`background work failed: ${(e as Error)?.message ?? e}`, { cause: e });
-      }
+      this.#recordBackgroundError(e);
     } finally {
       this.#wake();
     }
+  }
+
+  #recordBackgroundError(e: unknown): void {
+    if (this.#closed) return;
+    this.#backgroundError = e instanceof StrataError
+      ? e
+      : new StrataError(`background work failed: ${(e as Error)?.message ?? e}`, { cause: e });
+  }
+
+  // Takes the compaction slot (waiting for it), then runs the plan made
+  // at that moment, if any.
+  async #withCompactionSlot(plan: () => CompactionPlan | undefined): Promise<void> {
+    const token = ++this.#compactionTokens;
+    if (this.#compactionOwner === 0) this.#compactionOwner = token;
+    else {
+      await new Promise<void>((resolve) =>
+        this.#slotWaiters.push(() => {
+          this.#compactionOwner = token;
+          resolve();
+        })
+      );
+    }
+    try {
+      if (this.#closed) return;
+      const p = plan();
+      if (p !== undefined) await this.#compact(p, token);
+    } finally {
+      this.#releaseCompactionSlot(token);
+    }
+  }
+
+  #releaseCompactionSlot(token: number): void {
+    if (this.#compactionOwner !== token) return;
+    const next = this.#slotWaiters.shift();
+    if (next !== undefined) next();
+    else this.#compactionOwner = 0;
   }
 
   /** Runs compactions one at a time, manual and automatic alike. */
@@ -1251,21 +1344,28 @@ export class DB {
     while (this.#frozen.length > 0 && !this.#closed) {
       const { mem, walNumber } = this.#frozen[0];
       const numbers = this.#reserveNumbers(1);
-      try {
-        const outputs = await this.#runFlushJob(mem, walNumber, numbers);
-        if (outputs === undefined || this.#closed) {
+      let flushed: boolean | undefined;
+      // Runs once, as soon as the outputs are known (see #harvest).
+      const finish = (outputs: FileMeta[] | undefined): void => {
+        if (flushed !== undefined) return;
+        flushed = outputs !== undefined && !this.#closed;
+        if (!flushed) {
           this.#fs.remove(joinPath(this.#dir, tableName(numbers[0])));
           return;
         }
         const edit: VersionEdit = {
-          added: outputs.map((file) => ({ level: 0, file })),
+          added: outputs!.map((file) => ({ level: 0, file })),
           logNumber: this.#frozen.length > 1 ? this.#frozen[1].walNumber : this.#walNumber,
         };
         this.#install(edit);
         const done = this.#frozen.shift()!;
         this.#fs.remove(joinPath(this.#dir, walName(done.walNumber)));
         this.#stats.flushes++;
-        for (const f of outputs) this.#stats.flushBytesWritten += f.size;
+        for (const f of outputs!) this.#stats.flushBytesWritten += f.size;
+      };
+      try {
+        finish(await this.#runFlushJob(mem, walNumber, numbers, finish));
+        if (!flushed) return;
       } finally {
         this.#pendingOutputs.delete(numbers[0]);
       }
@@ -1316,7 +1416,9 @@ export class DB {
     }
   }
 
-  async #compact(plan: CompactionPlan): Promise<void> {
+  // Runs `plan` holding the compaction slot `token`, which it gives up as
+  // soon as the result is installed.
+  async #compact(plan: CompactionPlan, token: number): Promise<void> {
     const { level, inputs, overlaps, grandparents } = plan;
     const out = level + 1;
     const targetFileSize = this.#settings.compaction.targetFileSize;
@@ -1333,6 +1435,7 @@ export class DB {
       this.#obsolete.delete(inputs[0].number);
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
+      this.#releaseCompactionSlot(token);
       return;
     }
     const version = this.#version;
@@ -1347,8 +1450,11 @@ export class DB {
       snapshots: this.#snapshotSeqs(),
       targetFileSize,
     };
-    try {
-      const outputs = await this.#runCompactionJob(job, numbers);
+    let settled = false;
+    // Runs once, as soon as the outputs are known (see #harvest).
+    const finish = (outputs: FileMeta[] | undefined): void => {
+      if (settled) return;
+      settled = true;
       if (outputs === undefined || this.#closed) {
         // Abandoned: a stopped worker may have left partial outputs.
         for (const n of numbers) this.#fs.remove(joinPath(this.#dir, tableName(n)));
@@ -1358,6 +1464,10 @@ export class DB {
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
       for (const f of outputs) this.#stats.compactionBytesWritten += f.size;
+      this.#releaseCompactionSlot(token);
+    };
+    try {
+      finish(await this.#runCompactionJob(job, numbers, finish));
     } finally {
       for (const n of numbers) this.#pendingOutputs.delete(n);
       this.#unpin(version);
@@ -1394,8 +1504,12 @@ export class DB {
    * Runs a compaction job in the worker when one is available, else on
    * this thread.
    */
-  async #runCompactionJob(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
-    const outputs = await this.#inWorker("compact", { job, numbers });
+  async #runCompactionJob(
+    job: CompactionJob,
+    numbers: number[],
+    settle: (outputs: FileMeta[] | undefined) => void,
+  ): Promise<FileMeta[] | undefined> {
+    const outputs = await this.#inWorker("compact", { job, numbers }, settle);
     return outputs !== WORKER_UNAVAILABLE ? outputs : await this.#runHere(job, numbers);
   }
 
@@ -1403,6 +1517,7 @@ export class DB {
   async #inWorker(
     kind: "flush" | "compact",
     request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers">,
+    settle: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
     const worker = this.#workerClients()?.[kind];
     if (worker === undefined) return WORKER_UNAVAILABLE;
@@ -1411,7 +1526,7 @@ export class DB {
       dir: this.#dir,
       blockSize: this.#settings.blockSize,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
-    });
+    }, settle);
     if (outputs === WORKER_UNAVAILABLE) this.#workers = null;
     return outputs;
   }
@@ -1424,9 +1539,10 @@ export class DB {
     mem: MemTable,
     walNumber: number,
     numbers: number[],
+    settle: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined> {
     const snapshots = this.#snapshotSeqs();
-    const outputs = await this.#inWorker("flush", { walNumber, snapshots, numbers });
+    const outputs = await this.#inWorker("flush", { walNumber, snapshots, numbers }, settle);
     if (outputs !== WORKER_UNAVAILABLE) return outputs;
     const source = mem.iterator();
     source.seekToFirst();
@@ -1511,15 +1627,19 @@ export class DB {
     const start = o.start === undefined ? undefined : checkKey(o.start);
     const end = o.end === undefined ? undefined : checkKey(o.end);
     await this.flush();
-    await this.#serialCompaction(async () => {
-      const deepest = Math.max(1, deepestOverlapping(this.#version, start, end));
-      for (let level = 0; level < deepest; level++) {
-        this.#checkOpen();
-        const plan = planRange(this.#version, level, start, end);
-        if (plan !== undefined) await this.#compact(plan);
-        if (this.#backgroundError !== undefined) throw this.#backgroundError;
-      }
-    });
+    this.#manualCompactions++;
+    try {
+      await this.#serialCompaction(async () => {
+        const deepest = Math.max(1, deepestOverlapping(this.#version, start, end));
+        for (let level = 0; level < deepest; level++) {
+          this.#checkOpen();
+          await this.#withCompactionSlot(() => planRange(this.#version, level, start, end));
+          if (this.#backgroundError !== undefined) throw this.#backgroundError;
+        }
+      });
+    } finally {
+      this.#manualCompactions--;
+    }
   }
 
   /**

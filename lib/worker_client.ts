@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { WorkerReply, WorkerRequest } from "./compaction_worker.ts";
+import { receiveMessageOnPort } from "node:worker_threads";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./compaction_worker.ts";
 import { CorruptionError, StrataError } from "./errors.ts";
 import type { FileMeta } from "./manifest.ts";
 
@@ -22,6 +23,7 @@ const STOP_TIMEOUT_MS = 10_000;
 interface Pending {
   resolve: (outputs: FileMeta[] | undefined | typeof WORKER_UNAVAILABLE) => void;
   reject: (e: unknown) => void;
+  settle: ((outputs: FileMeta[] | undefined) => void) | undefined;
 }
 
 /**
@@ -36,6 +38,10 @@ interface Pending {
  */
 export class WorkerClient {
   #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  // Replies the current worker has posted, and how many of them were taken.
+  #posted = new Int32Array(new SharedArrayBuffer(4));
+  #taken = 0;
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #idle: ReturnType<typeof setTimeout> | undefined;
@@ -54,7 +60,15 @@ export class WorkerClient {
     const worker = new Worker(new URL("./compaction_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#reply(event.data);
+    const channel = new MessageChannel();
+    this.#posted = new Int32Array(new SharedArrayBuffer(4));
+    this.#taken = 0;
+    const setup: WorkerSetup = { replyPort: channel.port2, posted: this.#posted };
+    worker.postMessage(setup, [channel.port2]);
+    channel.port1.onmessage = (event: MessageEvent<WorkerReply>) => this.#reply(event.data);
+    // The port must not keep the process alive any more than the worker does.
+    (channel.port1 as unknown as { unref?: () => void }).unref?.();
+    this.#port = channel.port1;
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault?.();
       this.#fail();
@@ -64,12 +78,37 @@ export class WorkerClient {
     return worker;
   }
 
+  /**
+   * Takes the replies that have arrived without waiting for the event loop,
+   * so that a caller running a long synchronous loop (of `getSync`, say)
+   * still sees finished jobs installed. Costs one shared-memory read when
+   * nothing has arrived; true when it took a reply.
+   */
+  poll(): boolean {
+    const port = this.#port;
+    if (port === undefined || Atomics.load(this.#posted, 0) === this.#taken) return false;
+    let took = false;
+    for (;;) {
+      const message = receiveMessageOnPort(port as never);
+      if (message === undefined) return took;
+      this.#reply(message.message as WorkerReply);
+      took = true;
+    }
+  }
+
   #reply(reply: WorkerReply): void {
+    this.#taken++;
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return;
     this.#pending.delete(reply.id);
     this.#armIdle();
     if (reply.error === undefined) {
+      try {
+        pending.settle?.(reply.outputs);
+      } catch (e) {
+        pending.reject(e);
+        return;
+      }
       pending.resolve(reply.outputs);
       return;
     }
@@ -83,8 +122,7 @@ export class WorkerClient {
 
   // The worker died or could not start: its jobs go back to the caller.
   #fail(): void {
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    this.#terminate();
     for (const p of this.#pending.values()) p.resolve(WORKER_UNAVAILABLE);
     this.#pending.clear();
   }
@@ -94,17 +132,27 @@ export class WorkerClient {
     if (this.#pending.size > 0) return;
     this.#idle = setTimeout(() => {
       this.#idle = undefined;
-      if (this.#pending.size === 0) {
-        this.#worker?.terminate();
-        this.#worker = undefined;
-      }
+      if (this.#pending.size === 0) this.#terminate();
     }, IDLE_MS);
     unrefTimer(this.#idle);
   }
 
-  /** Runs a job; resolves with its outputs, or WORKER_UNAVAILABLE. */
+  #terminate(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#port?.close();
+    this.#port = undefined;
+  }
+
+  /**
+   * Runs a job; resolves with its outputs, or WORKER_UNAVAILABLE. `settle`,
+   * when given, receives the outputs of a successful job as soon as its
+   * reply is taken (by the event loop or by {@linkcode WorkerClient.poll}),
+   * before the promise resolves; if it throws, the promise rejects.
+   */
   run(
     request: Omit<WorkerRequest, "id" | "abort">,
+    settle?: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
     try {
       this.#worker ??= this.#spawn();
@@ -114,7 +162,7 @@ export class WorkerClient {
     if (this.#idle !== undefined) clearTimeout(this.#idle);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, settle });
       this.#worker!.postMessage({ ...request, id, abort: this.#abort });
     });
   }
@@ -148,8 +196,7 @@ export class WorkerClient {
       ]);
       clearTimeout(timer);
     }
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    this.#terminate();
     for (const p of this.#pending.values()) p.resolve(undefined);
     this.#pending.clear();
   }

@@ -185,6 +185,28 @@ describe("background work", () => {
     });
   });
 
+  it("a long synchronous read loop still sees compactions through to the end", async () => {
+    await withDb(async (dir) => {
+      const quiet = await open(dir, { ...SMALL, autoCompaction: false });
+      await fill(quiet, 0, 3000, "r");
+      await quiet.flush();
+      assert.ok(quiet.stats().levels[0].files > 2, "level 0 is past its trigger");
+      await quiet.close();
+      const db = await open(dir, SMALL);
+      // Never yields to the event loop, which would deliver the workers' replies.
+      const deadline = Date.now() + 30_000;
+      let reads = 0;
+      while (Date.now() < deadline && db.stats().levels.some((l) => l.score >= 1)) {
+        assert.equal(text(db.getSync(key(reads % 3000))), `r-${reads % 3000}-${"x".repeat(40)}`);
+        reads++;
+      }
+      const s = db.stats();
+      assert.deepEqual(s.levels.filter((l) => l.score >= 1), [], "every level within its target");
+      assert.ok(s.compactions >= 1, `${s.compactions} compactions after ${reads} reads`);
+      await db.close();
+    });
+  });
+
   it("stats() reports every level and the work done", async () => {
     await withDb(async (dir) => {
       const db = await open(dir, SMALL);
