@@ -16,6 +16,7 @@ import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { open } from "../mod.ts";
+import { Rng } from "./common.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,14 +45,7 @@ function tableBytes(dir: string): number {
   return total;
 }
 
-let seed = 42;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rng = new Rng(42);
 
 const dir = args.dir ?? nodeFs.mkdtempSync(path.join(".bench_tmp_sustained_"));
 nodeFs.mkdirSync(dir, { recursive: true });
@@ -65,7 +59,7 @@ let maxImmutable = 0;
 let peakDisk = 0;
 const started = performance.now();
 for (let i = 0; i < writes; i++) {
-  const k = Math.floor(random() * keySpace);
+  const k = rng.below(keySpace);
   live.add(k);
   const digits = String(k).padStart(KEY_SIZE, "0");
   for (let j = 0; j < KEY_SIZE; j++) key[j] = digits.charCodeAt(j);

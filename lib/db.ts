@@ -1217,17 +1217,14 @@ export class DB {
       this.#compactionOwner = token;
       const job = this.#compact(plan, token)
         .catch((e) => this.#recordBackgroundError(e))
-        .finally(() => this.#releaseCompactionSlot(token));
+        .finally(() => {
+          this.#releaseCompactionSlot(token);
+          this.#wake();
+        });
       // Later compactions queue behind this one.
       const chain = this.#compactionChain;
       this.#compactionChain = chain.then(() => job);
-      const task: Promise<void> = job.finally(() => {
-        this.#wake();
-        if (this.#compacting !== task) return;
-        this.#compacting = undefined;
-        this.#scheduleBackgroundWork();
-      });
-      this.#compacting = task;
+      this.#setCompacting(job);
     }
     this.#compactionDue = true;
   }
@@ -1252,10 +1249,15 @@ export class DB {
 
   #startCompaction(plan: () => CompactionPlan | undefined): void {
     this.#compactionDue = true;
-    const task: Promise<void> = this.#runJob(() =>
-      this.#serialCompaction(() => this.#withCompactionSlot(plan))
-    ).finally(() => {
-      // A compaction started by #compactNow may have taken over.
+    this.#setCompacting(
+      this.#runJob(() => this.#serialCompaction(() => this.#withCompactionSlot(plan))),
+    );
+  }
+
+  // Makes `job` the automatic compaction under way; once it ends, the next
+  // is scheduled (unless a later one has taken its place meanwhile).
+  #setCompacting(job: Promise<void>): void {
+    const task: Promise<void> = job.finally(() => {
       if (this.#compacting !== task) return;
       this.#compacting = undefined;
       this.#scheduleBackgroundWork();

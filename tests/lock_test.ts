@@ -47,6 +47,16 @@ async function expectLockError(opening: Promise<DB>): Promise<void> {
   ).finally(() => db?.close());
 }
 
+// Opens the directory and finds what the child that held it wrote.
+async function expectOpensWithHeldData(): Promise<void> {
+  const db = await open(dir);
+  try {
+    assert.equal(decoder.decode(await db.get("held")), "yes");
+  } finally {
+    await db.close();
+  }
+}
+
 async function kill(child: ReturnType<typeof startScript>): Promise<void> {
   child.proc.kill("SIGKILL");
   await child.exited;
@@ -154,12 +164,7 @@ describe("the directory lock across processes", () => {
   }, async () => {
     const child = await childHolds();
     await kill(child);
-    const db = await open(dir);
-    try {
-      assert.equal(decoder.decode(await db.get("held")), "yes");
-    } finally {
-      await db.close();
-    }
+    await expectOpensWithHeldData();
   });
 });
 
@@ -200,12 +205,7 @@ describe(`the directory lock between ${runtime} and ${otherRuntime}`, () => {
   }, async () => {
     const child = await childHolds(otherRuntime);
     await kill(child);
-    const db = await open(dir);
-    try {
-      assert.equal(decoder.decode(await db.get("held")), "yes");
-    } finally {
-      await db.close();
-    }
+    await expectOpensWithHeldData();
   });
 
   it(`a lock left by a killed ${runtime} process does not block ${otherRuntime}`, {

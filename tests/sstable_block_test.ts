@@ -11,6 +11,8 @@ import {
   current,
   type Entry,
   forward,
+  lowerBound,
+  randomWalk,
 } from "./_sstable_entries.ts";
 
 // Random sorted entries: keys from a small alphabet (so they share
@@ -47,14 +49,6 @@ function build(entries: Entry[], restartInterval = 16): Block {
 }
 
 // Index of the first entry ≥ (key, seq), as the model answer for a seek.
-function lowerBound(entries: Entry[], key: Uint8Array, seq: number): number {
-  let i = 0;
-  while (
-    i < entries.length && (compareBytes(entries[i].key, key) || seq - entries[i].seq) < 0
-  ) i++;
-  return i;
-}
-
 describe("block", () => {
   const entries = randomEntries(1, 300);
 
@@ -143,26 +137,7 @@ describe("block", () => {
 
   it("a random walk of next and prev matches the model", () => {
     const block = build(entries, 5);
-    const it = block.iterator();
-    const r = rng(3);
-    let pos = 0;
-    it.seekToFirst();
-    for (let step = 0; step < 3000; step++) {
-      if (pos < 0 || pos >= entries.length) {
-        assert.equal(it.valid(), false);
-        pos = Math.floor(r() * entries.length);
-        it.seek(entries[pos].key);
-        pos = lowerBound(entries, entries[pos].key, MAX_SEQUENCE);
-      }
-      assert.deepEqual(current(it), entries[pos]);
-      if (r() < 0.5) {
-        it.next();
-        pos++;
-      } else {
-        it.prev();
-        pos--;
-      }
-    }
+    randomWalk(block.iterator(), entries, rng(3), { steps: 3000, reseek: 0 });
   });
 
   it("key() is the user key alone; seq() and kind() decode the trailer", () => {

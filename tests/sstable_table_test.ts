@@ -30,6 +30,8 @@ import {
   current,
   type Entry,
   forward,
+  lowerBound,
+  randomWalk,
 } from "./_sstable_entries.ts";
 
 // Random entries in internal-key order: keys over a small alphabet (shared
@@ -74,21 +76,9 @@ function randomEntries(seed: number, keyCount: number, seqBase = 0, maxValue = 1
 // --- the model: a plain sorted array ---
 
 function modelGet(entries: Entry[], key: Uint8Array, readSeq: number): Found | undefined {
-  const e = entries[modelLowerBound(entries, key, readSeq)];
+  const e = entries[lowerBound(entries, key, readSeq)];
   if (e === undefined || compareBytes(e.key, key) !== 0) return undefined;
   return { kind: e.kind, seq: e.seq, value: e.value };
-}
-
-function modelLowerBound(entries: Entry[], key: Uint8Array, seq: number): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const e = entries[mid];
-    if ((compareBytes(e.key, key) || seq - e.seq) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 // --- helpers ---
@@ -231,7 +221,7 @@ describe("table", () => {
       it("seek lands on the newest version of the first user key ≥ the target", () => {
         const it = table.iterator();
         for (const t of targetsFor(entries, 7)) {
-          const want = modelLowerBound(entries, t, MAX_SEQUENCE);
+          const want = lowerBound(entries, t, MAX_SEQUENCE);
           it.seek(t);
           if (want === entries.length) assert.equal(it.valid(), false);
           else assert.deepEqual(current(it), entries[want]);
@@ -242,7 +232,7 @@ describe("table", () => {
         const it = table.iterator();
         for (const e of entries) {
           for (const seq of [e.seq + 1, e.seq, e.seq - 1, 0]) {
-            const want = modelLowerBound(entries, e.key, seq);
+            const want = lowerBound(entries, e.key, seq);
             it.seekInternal(e.key, seq);
             if (want === entries.length) assert.equal(it.valid(), false);
             else assert.deepEqual(current(it), entries[want]);
@@ -253,7 +243,7 @@ describe("table", () => {
       it("seekBefore lands on the oldest version of the last user key < the target", () => {
         const it = table.iterator();
         for (const t of targetsFor(entries, 8)) {
-          const want = modelLowerBound(entries, t, MAX_SEQUENCE) - 1;
+          const want = lowerBound(entries, t, MAX_SEQUENCE) - 1;
           it.seekBefore(t);
           if (want < 0) assert.equal(it.valid(), false);
           else assert.deepEqual(current(it), entries[want]);
@@ -261,25 +251,7 @@ describe("table", () => {
       });
 
       it("a random walk of seeks, next and prev matches the model", () => {
-        const it = table.iterator();
-        const r = rng(9);
-        let pos = -1;
-        for (let step = 0; step < 5000; step++) {
-          if (pos < 0 || pos >= entries.length || r() < 0.01) {
-            const e = entries[Math.floor(r() * entries.length)];
-            it.seek(e.key);
-            pos = modelLowerBound(entries, e.key, MAX_SEQUENCE);
-          }
-          assert.deepEqual(current(it), entries[pos]);
-          if (r() < 0.5) {
-            it.next();
-            pos++;
-          } else {
-            it.prev();
-            pos--;
-          }
-          if (pos < 0 || pos >= entries.length) assert.equal(it.valid(), false);
-        }
+        randomWalk(table.iterator(), entries, rng(9), { steps: 5000, reseek: 0.01 });
       });
 
       it("next and prev past either end leave the iterator invalid", () => {
@@ -560,7 +532,7 @@ describe("table", () => {
       const it = table.iterator();
       for (const between of ["apple\x00", "az", "b", "b\x00", "cherry\x00", "ch\xff", "ci", "d"]) {
         const key = bytes(between);
-        const want = modelLowerBound(list, key, MAX_SEQUENCE);
+        const want = lowerBound(list, key, MAX_SEQUENCE);
         assert.equal(table.get(key, MAX_SEQUENCE), undefined, between);
         it.seek(key);
         assert.deepEqual(current(it), list[want], between);
@@ -668,9 +640,9 @@ describe("table", () => {
         sameFound(table.get(e.key, MAX_SEQUENCE), modelGet(small, e.key, MAX_SEQUENCE));
         sameFound(table.get(e.key, e.seq - 1), modelGet(small, e.key, e.seq - 1));
         it.seek(e.key);
-        assert.deepEqual(current(it), small[modelLowerBound(small, e.key, MAX_SEQUENCE)]);
+        assert.deepEqual(current(it), small[lowerBound(small, e.key, MAX_SEQUENCE)]);
         it.seekBefore(e.key);
-        const before = modelLowerBound(small, e.key, MAX_SEQUENCE) - 1;
+        const before = lowerBound(small, e.key, MAX_SEQUENCE) - 1;
         if (before < 0) assert.equal(it.valid(), false);
         else assert.deepEqual(current(it), small[before]);
       }

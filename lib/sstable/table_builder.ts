@@ -82,6 +82,26 @@ export const BLOCK_TRAILER_SIZE = 5;
 /** The only compression type: none. */
 export const COMPRESSION_NONE = 0;
 
+/**
+ * The checksum of a block's `bytes[start, end)` (contents and compression
+ * byte) in tables of `formatVersion`: XXH32, or CRC32C in version 1.
+ *
+ * @example
+ * ```ts
+ * import { blockChecksum, TABLE_FORMAT_VERSION } from "./table_builder.ts";
+ * blockChecksum(TABLE_FORMAT_VERSION, new Uint8Array([0]), { start: 0, end: 1 });
+ * ```
+ */
+export function blockChecksum(
+  formatVersion: number,
+  bytes: Uint8Array,
+  range: { start: number; end: number },
+): number {
+  return formatVersion === TABLE_FORMAT_VERSION_CRC32C
+    ? crc32c(bytes, range.start, range.end)
+    : xxh32(bytes, range.start, range.end);
+}
+
 /** Field numbers of the properties block. */
 export const PROP = {
   entries: 1,
@@ -417,10 +437,7 @@ export class TableBuilder {
     const p = this.#outPos;
     out.set(contents, p);
     out[p + n] = 0;
-    const checksum = this.#formatVersion === TABLE_FORMAT_VERSION_CRC32C
-      ? crc32c(out, p, p + n + 1)
-      : xxh32(out, p, p + n + 1);
-    writeU32(out, p + n + 1, checksum);
+    writeU32(out, p + n + 1, blockChecksum(this.#formatVersion, out, { start: p, end: p + n + 1 }));
     this.#outPos = p + n + 5;
     this.#offset += n + 5;
   }

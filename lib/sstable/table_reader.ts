@@ -11,7 +11,7 @@
  * @module
  */
 
-import { crc32c, hash32, readU32, readU64, xxh32 } from "../coding.ts";
+import { crc32c, hash32, readU32, readU64 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
 import type { RandomAccessFile } from "../fs.ts";
 import {
@@ -26,6 +26,7 @@ import type { BlockCache } from "./block_cache.ts";
 import { BloomFilter } from "./bloom.ts";
 import {
   BLOCK_TRAILER_SIZE,
+  blockChecksum,
   COMPRESSION_NONE,
   FOOTER_SIZE,
   PROP,
@@ -277,10 +278,7 @@ export class Table {
   #readBlock(h: BlockHandle, what: string, into?: Uint8Array): Uint8Array {
     const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE, into);
     const n = h.size;
-    const checksum = this.formatVersion === TABLE_FORMAT_VERSION_CRC32C
-      ? crc32c(buf, 0, n + 1)
-      : xxh32(buf, 0, n + 1);
-    if (readU32(buf, n + 1) !== checksum) {
+    if (readU32(buf, n + 1) !== blockChecksum(this.formatVersion, buf, { start: 0, end: n + 1 })) {
       throw this.#corrupt(`${what} block checksum mismatch`, h.offset);
     }
     if (buf[n] !== COMPRESSION_NONE) {
