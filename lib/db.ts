@@ -1077,15 +1077,6 @@ export class DB {
       acquired.push(f.number);
       return table.iterator();
     };
-    const sources: InternalIterator[] = [this.#mem.iterator()];
-    for (let i = this.#frozen.length - 1; i >= 0; i--) sources.push(this.#frozen[i].mem.iterator());
-    for (const f of version.levels[0]) {
-      if (overlapsRange(f, start, end)) sources.push(openTable(f));
-    }
-    for (let l = 1; l < NUM_LEVELS; l++) {
-      const files = version.levels[l].filter((f) => overlapsRange(f, start, end));
-      if (files.length > 0) sources.push(new LevelIterator(files, openTable));
-    }
     let released = false;
     // A scan dropped unfinished is released when collected; one closed
     // normally unregisters, so nothing it held stays reachable.
@@ -1098,6 +1089,23 @@ export class DB {
       this.#removeReader(readSeq);
       this.#unpin(version);
     };
+    const sources: InternalIterator[] = [this.#mem.iterator()];
+    try {
+      for (let i = this.#frozen.length - 1; i >= 0; i--) {
+        sources.push(this.#frozen[i].mem.iterator());
+      }
+      for (const f of version.levels[0]) {
+        if (overlapsRange(f, start, end)) sources.push(openTable(f));
+      }
+      for (let l = 1; l < NUM_LEVELS; l++) {
+        const files = version.levels[l].filter((f) => overlapsRange(f, start, end));
+        if (files.length > 0) sources.push(new LevelIterator(files, openTable));
+      }
+    } catch (e) {
+      // A table that fails to open must not leave the others held.
+      release();
+      throw e;
+    }
     const scan = new Scan(
       new VisibleIterator(sources, readSeq, {
         start,

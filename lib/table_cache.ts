@@ -90,18 +90,28 @@ export class TableCache {
     }
   }
 
-  /** The table, for a use that ends before the caller yields. */
+  /**
+   * The table, for a use that ends before the caller yields and keeps no
+   * block view past the call that read it (a point lookup).
+   */
   get(number: number): Table {
     return this.#slot(number, 0).table;
   }
 
-  /** The table, kept open until {@linkcode TableCache.release}. */
+  /**
+   * The table, kept open until {@linkcode TableCache.release}; blocks read
+   * from it meanwhile stay intact (the block cache is pinned), so
+   * iterators may be used.
+   */
   acquire(number: number): Table {
-    return this.#slot(number, 1).table;
+    const table = this.#slot(number, 1).table;
+    this.#blocks?.pin();
+    return table;
   }
 
   /** Ends a use begun by {@linkcode TableCache.acquire}. */
   release(number: number): void {
+    this.#blocks?.unpin();
     const slot = this.#slots.get(number);
     if (slot === undefined) return;
     slot.refs--;

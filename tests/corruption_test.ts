@@ -425,6 +425,31 @@ describe("table file damage", () => {
     }
   });
 
+  it("a scan that meets a damaged table fails without keeping hold of the tables it opened", async () => {
+    const dir = join(root, "three-tables");
+    let db = await open(dir, { autoCompaction: false });
+    for (const batch of ["a", "b", "c"]) {
+      await db.put(`${batch}:1`, batch);
+      await db.flush();
+    }
+    await db.close();
+    const before = filesOf(dir, /\.sst$/);
+    assert.equal(before.length, 3);
+    // Level-0 tables open newest or oldest first; either way the middle one opens second.
+    const middle = join(dir, before[1]);
+    const pristine = readFileSync(middle);
+    flipByte(middle, pristine.length - 1);
+    db = await open(dir, { autoCompaction: false });
+    assert.throws(() => db.scan(), CorruptionError);
+    writeFileSync(middle, pristine);
+    await db.compact();
+    // A table still held by the failed scan would outlive the compaction that replaced it.
+    const left = filesOf(dir, /\.sst$/).filter((n) => before.includes(n));
+    assert.deepEqual(left, []);
+    assert.deepEqual((await dump(db)).map(([k]) => k), ["a:1", "b:1", "c:1"]);
+    await db.close();
+  });
+
   it("a table named by the manifest but missing from the directory fails the open", async () => {
     const { dir } = await makeTableDb();
     const name = filesOf(dir, /\.sst$/)[0];

@@ -155,9 +155,10 @@ describe("block cache", () => {
     assert.equal(cache.get(2, 1), undefined, "cold blocks cycle out");
   });
 
-  it("a block evicted from the cache keeps its bytes for readers still holding it", () => {
+  it("a block evicted while the cache is pinned keeps its bytes for the reader holding it", () => {
     const cache = new BlockCache(1 << 20);
     const original = blockOfSize(4000);
+    cache.pin();
     const held = setInSlab(cache, 1, 0, original);
     const other = blockOfSize(3000);
     for (let i = 1; i < 2000; i++) setInSlab(cache, 1, i, other);
@@ -166,6 +167,54 @@ describe("block cache", () => {
     const it = held.iterator();
     it.seekToFirst();
     assert.deepEqual(it.key(), enc.encode("k"));
+    cache.unpin();
+  });
+
+  // The slab buffer of each of `count` blocks cycled through the cache, in order.
+  function slabsUsed(cache: BlockCache, count: number, first: number): ArrayBufferLike[] {
+    const block = blockOfSize(4000);
+    const buffers: ArrayBufferLike[] = [];
+    for (let i = first; i < first + count; i++) {
+      buffers.push(setInSlab(cache, 1, i, block).data.buffer);
+    }
+    return buffers;
+  }
+
+  // True when some slab comes back after another took its place: its memory was reused.
+  function reusesSlabs(buffers: ArrayBufferLike[]): boolean {
+    const left = new Set<ArrayBufferLike>();
+    for (let i = 1; i < buffers.length; i++) {
+      if (buffers[i] === buffers[i - 1]) continue;
+      left.add(buffers[i - 1]);
+      if (left.has(buffers[i])) return true;
+    }
+    return false;
+  }
+
+  it("reuses the memory of evicted slabs when no reader pins the cache", () => {
+    const cache = new BlockCache(1 << 20);
+    const buffers = slabsUsed(cache, 2000, 0);
+    assert.ok(reusesSlabs(buffers));
+    // 1 MiB of 128 KiB slabs: 8 charged, at most 2 spare beside them, and one being filled.
+    const distinct = new Set(buffers).size;
+    assert.ok(distinct <= 11, `${distinct} slabs allocated`);
+  });
+
+  it("reuses no slab evicted while pinned until the last pin is released", () => {
+    const cache = new BlockCache(1 << 20);
+    slabsUsed(cache, 500, 0);
+    cache.pin();
+    cache.pin();
+    const pinned = slabsUsed(cache, 2000, 500);
+    cache.unpin();
+    pinned.push(...slabsUsed(cache, 2000, 2500));
+    assert.equal(reusesSlabs(pinned), false);
+    cache.unpin();
+    assert.ok(reusesSlabs(slabsUsed(cache, 2000, 4500)), "slabs are reused after the last unpin");
+  });
+
+  it("unpin without a pin is a RangeError", () => {
+    assert.throws(() => new BlockCache(1 << 20).unpin(), RangeError);
   });
 
   it("a table reads each data block from its file once while the block stays cached", () => {

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { defaultFileSystem, joinPath } from "../lib/fs.ts";
 import { KIND_PUT } from "../lib/internal_key.ts";
+import { BlockCache } from "../lib/sstable/block_cache.ts";
 import { TableBuilder } from "../lib/sstable/table_builder.ts";
 import { TableCache, tableName } from "../lib/table_cache.ts";
 
@@ -49,6 +50,21 @@ describe("TableCache", () => {
     assert.ok(t.get(new TextEncoder().encode("k1"), 99), "still readable while held");
     cache.release(1);
     assert.equal(cache.openCount, 0);
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("holds a pin on the block cache from each acquire to its release, and none for get", () => {
+    const dir = makeTables(2);
+    const blocks = new BlockCache(1 << 20);
+    const cache = new TableCache(fs, dir, 10, blocks);
+    cache.get(1);
+    assert.equal(blocks.pins, 0);
+    cache.acquire(1);
+    cache.acquire(2);
+    cache.acquire(1);
+    assert.equal(blocks.pins, 3);
+    for (const n of [1, 2, 1]) cache.release(n);
+    assert.equal(blocks.pins, 0);
+    cache.close();
     nodeFs.rmSync(dir, { recursive: true });
   });
 });

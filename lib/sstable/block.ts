@@ -312,8 +312,8 @@ interface BlockLayout {
   restartsOffset: number;
   numRestarts: number;
   entries: number;
-  restarts: Int32Array;
-  restartKeys: Int32Array;
+  restarts: readonly number[];
+  restartKeys: readonly number[];
 }
 
 type Fail = (message: string, at: number) => never;
@@ -335,8 +335,10 @@ function checkRestarts(data: Uint8Array, fail: Fail): BlockLayout {
   if ((num === 0) !== (restartsOffset === 0)) {
     fail("restart points do not match the entries", data.length - 4);
   }
-  const restarts = new Int32Array(num + 1);
-  const restartKeys = new Int32Array(num * 2);
+  // Plain arrays: a typed array costs more to allocate than a whole
+  // restart check, and a block is built on every cache miss.
+  const restarts: number[] = [];
+  const restartKeys: number[] = [];
   let last = -1;
   for (let r = 0; r < num; r++) {
     const start = readU32(data, restartsOffset + r * 4);
@@ -354,12 +356,11 @@ function checkRestarts(data: Uint8Array, fail: Fail): BlockLayout {
       fail("entry overruns the block", start);
     }
     checkTrailer(data, pos + klen, start, fail);
-    restarts[r] = start;
-    restartKeys[r * 2] = pos;
-    restartKeys[r * 2 + 1] = klen;
+    restarts.push(start);
+    restartKeys.push(pos, klen);
     last = start;
   }
-  restarts[num] = restartsOffset;
+  restarts.push(restartsOffset);
   return { restartsOffset, numRestarts: num, entries: -1, restarts, restartKeys };
 }
 
@@ -374,8 +375,8 @@ function checkTrailer(key: Uint8Array, end: number, start: number, fail: Fail): 
 function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
   const num = restartCount(data, fail);
   const restartsOffset = data.length - 4 - num * 4;
-  const restarts = new Int32Array(num + 1);
-  const restartKeys = new Int32Array(num * 2);
+  const restarts: number[] = [];
+  const restartKeys: number[] = [];
   let prev = scratchPrev;
   let cur = scratchCur;
   let prevLen = 0;
@@ -395,9 +396,8 @@ function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
     if (start === nextRestart) {
       // Searches skip a restart entry's shared length as the single byte 0.
       if (data[start] !== 0) fail("restart entry shares a prefix", start);
-      restarts[ri] = start;
-      restartKeys[ri * 2] = pos;
-      restartKeys[ri * 2 + 1] = unshared;
+      restarts.push(start);
+      restartKeys.push(pos, unshared);
       ri++;
       nextRestart = ri < num ? readU32(data, restartsOffset + ri * 4) : -1;
       if (nextRestart !== -1 && nextRestart <= start) fail("restart points out of order", start);
@@ -430,7 +430,7 @@ function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
     prevLen = klen;
   }
   if (ri !== num) fail("restart point is not at an entry boundary", restartsOffset + ri * 4);
-  restarts[num] = restartsOffset;
+  restarts.push(restartsOffset);
   return { restartsOffset, numRestarts: num, entries, restarts, restartKeys };
 }
 
@@ -469,12 +469,12 @@ export class Block {
    * Offsets of the restart entries, decoded once, plus `restartsOffset` as
    * a sentinel at index `numRestarts`.
    */
-  readonly restarts: Int32Array;
+  readonly restarts: readonly number[];
   /**
    * Offset and length of each restart entry's stored key (pairs), so that
    * searches compare keys without decoding entry headers.
    */
-  readonly restartKeys: Int32Array;
+  readonly restartKeys: readonly number[];
 
   /** Validates `data` as a block; `options.file` and `options.offset` name it in errors. */
   constructor(data: Uint8Array, options: BlockOptions = {}) {
@@ -573,7 +573,7 @@ const EMPTY_BLOCK = new Block(new Uint8Array(4));
  */
 export class BlockIterator implements InternalIterator {
   #data: Uint8Array = EMPTY_BLOCK.data;
-  #restarts: Int32Array = EMPTY_BLOCK.restarts;
+  #restarts: readonly number[] = EMPTY_BLOCK.restarts;
   #restartsOffset = 0;
   #numRestarts = 0;
   #block: Block = EMPTY_BLOCK;

@@ -19,9 +19,7 @@ interface Entry {
 }
 
 // A run of memory charged to the cache as a whole: a slab that blocks are
-// carved from front to back, or one block allocated on its own. Memory is
-// never reused, so a block stays intact for iterators still reading it
-// after it leaves the cache.
+// carved from front to back, or one block allocated on its own.
 interface Segment {
   // The slab, or undefined for a single block allocated on its own.
   bytes: Uint8Array | undefined;
@@ -34,6 +32,10 @@ const MAX_SLAB_SIZE = 256 << 10;
 const MIN_SLAB_SIZE = 16 << 10;
 // Fewer slabs than this would make eviction too coarse.
 const MIN_SLABS = 8;
+// Evicted slabs kept for reuse. Reading into memory already touched saves
+// the page faults of a fresh slab and its allocation; one or two suffice,
+// since every slab evicted is followed by one allocated.
+const MAX_SPARE_SLABS = 2;
 
 /**
  * Cache of {@linkcode Block}s keyed by (file number, block key) and bounded
@@ -48,7 +50,14 @@ const MIN_SLABS = 8;
  * read since it was cached is copied into the newest slab instead of being
  * dropped. That keeps nearly the hit rate of LRU, costs a hit no more than
  * setting a flag, and frees memory a whole slab at a time, so the memory
- * held never exceeds the capacity.
+ * charged never exceeds the capacity (up to two evicted slabs wait beside
+ * it to be reused).
+ *
+ * An evicted slab's memory is reused for the blocks read next, which would
+ * change the bytes under anyone still reading a block it held. A reader
+ * that keeps blocks past the synchronous call that fetched them (an
+ * iterator) must hold a {@linkcode BlockCache.pin} meanwhile: slabs evicted
+ * while any pin is held are reused only once the last pin is gone.
  *
  * @example
  * ```ts
@@ -70,6 +79,10 @@ export class BlockCache {
   #slabSize: number;
   #hits = 0;
   #misses = 0;
+  #pins = 0;
+  // Evicted slabs ready for reuse, and those evicted while pinned.
+  #spare: Uint8Array[] = [];
+  #pinnedSpare: Uint8Array[] = [];
 
   /** Creates a cache holding at most `capacityBytes` bytes of blocks (0 caches nothing). */
   constructor(capacityBytes: number) {
@@ -79,8 +92,9 @@ export class BlockCache {
   }
 
   /**
-   * A zeroed buffer of `size` bytes for a block that is about to be passed
-   * to {@linkcode BlockCache.set}; its bytes must not change once they are.
+   * A buffer of `size` bytes (its contents are arbitrary) for a block that
+   * is about to be passed to {@linkcode BlockCache.set}; its bytes must not
+   * change once they are.
    */
   allocate(size: number): Uint8Array {
     const slabSize = this.#slabSize;
@@ -105,7 +119,8 @@ export class BlockCache {
 
   #newSlab(): void {
     const size = this.#slabSize;
-    const slab: Segment = { bytes: new Uint8Array(size), size, used: 0, entries: [] };
+    const bytes = this.#spare.pop() ?? new Uint8Array(size);
+    const slab: Segment = { bytes, size, used: 0, entries: [] };
     this.#slab = slab;
     this.#push(slab);
   }
@@ -179,6 +194,7 @@ export class BlockCache {
         if (e.referenced) this.#reinsert(e);
         else this.#drop(e);
       }
+      if (oldest.bytes !== undefined) this.#retire(oldest.bytes);
     }
     if (this.#first > 64 && this.#first * 2 > segments.length) {
       this.#segments = segments.slice(this.#first);
@@ -206,6 +222,35 @@ export class BlockCache {
     const slab = this.#slab!;
     e.segment = slab;
     slab.entries.push(e);
+  }
+
+  // Keeps an evicted slab's memory for reuse, once nothing can read it.
+  #retire(bytes: Uint8Array): void {
+    const spare = this.#pins === 0 ? this.#spare : this.#pinnedSpare;
+    if (spare.length < MAX_SPARE_SLABS) spare.push(bytes);
+  }
+
+  /**
+   * Declares a reader that keeps blocks beyond the call that fetched them:
+   * until the matching {@linkcode BlockCache.unpin}, no memory of a block
+   * evicted meanwhile is reused.
+   */
+  pin(): void {
+    this.#pins++;
+  }
+
+  /** Pins held now. */
+  get pins(): number {
+    return this.#pins;
+  }
+
+  /** Ends a {@linkcode BlockCache.pin}. */
+  unpin(): void {
+    if (this.#pins === 0) throw new RangeError("unpin without a pin");
+    if (--this.#pins > 0) return;
+    for (const bytes of this.#pinnedSpare.splice(0)) {
+      if (this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(bytes);
+    }
   }
 
   #drop(e: Entry): void {
@@ -243,6 +288,8 @@ export class BlockCache {
     this.#first = 0;
     this.#slab = undefined;
     this.#usage = 0;
+    this.#spare = [];
+    this.#pinnedSpare = [];
   }
 
   /** Bytes charged against the capacity: blocks and the slabs holding them. */
