@@ -368,7 +368,7 @@ export class DB {
   #values = new SlabCopier({ firstSize: 8192, maxSize: 8192 });
   // Keys and values scans return; shared, so that a short scan allocates nothing of its own.
   #scanCopier = new SlabCopier({ firstSize: 32768, maxSize: 32768 });
-  #mem = new MemTable();
+  #mem: MemTable;
   #frozen: Frozen[] = [];
   /** Undefined when read-only. */
   #wal: LogWriter | undefined;
@@ -459,7 +459,7 @@ export class DB {
     this.#walNumber = recovered.walNumber;
     this.#lastSeq = recovered.lastSeq;
     this.#nextFileNumber = recovered.nextFileNumber;
-    if (recovered.mem !== undefined) this.#mem = recovered.mem;
+    this.#mem = recovered.mem ?? new MemTable({ expectedSize: settings.memtableSize });
     this.#blocks = settings.blockCacheSize > 0
       ? new BlockCache(settings.blockCacheSize)
       : undefined;
@@ -527,7 +527,8 @@ export class DB {
 
     // Replay the logs not yet flushed into one memtable, then write it as a
     // level-0 table so the old logs can go.
-    const mem = new MemTable();
+    // Each log holds about one memtable's worth.
+    const mem = new MemTable({ expectedSize: settings.memtableSize * Math.max(1, wals.length) });
     for (const n of wals) {
       const path = joinPath(dir, walName(n));
       const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
@@ -937,7 +938,7 @@ export class DB {
     if (this.#walDirty) this.#syncWal();
     this.#wal!.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
-    this.#mem = new MemTable();
+    this.#mem = new MemTable({ expectedSize: this.#settings.memtableSize });
     this.#memLogBytes = 0;
     this.#wal = wal;
     this.#walNumber = number;
@@ -994,17 +995,21 @@ export class DB {
 
   #find(key: Uint8Array, readSeq: number): Found | undefined {
     let found: Found | undefined;
-    if (this.#mem.entries > 0 || this.#frozen.length > 0) {
-      const keyString = bytesToKeyString(key);
+    const hash = hash32(key);
+    let keyString: string | undefined;
+    if (this.#mem.mayContain(hash)) {
+      keyString = bytesToKeyString(key);
       found = this.#mem.get(keyString, readSeq);
       if (found !== undefined) return found;
-      for (let i = this.#frozen.length - 1; i >= 0; i--) {
-        found = this.#frozen[i].mem.get(keyString, readSeq);
-        if (found !== undefined) return found;
-      }
+    }
+    for (let i = this.#frozen.length - 1; i >= 0; i--) {
+      const mem = this.#frozen[i].mem;
+      if (!mem.mayContain(hash)) continue;
+      keyString ??= bytesToKeyString(key);
+      found = mem.get(keyString, readSeq);
+      if (found !== undefined) return found;
     }
     const levels = this.#version.levels;
-    const hash = hash32(key);
     for (const f of levels[0]) {
       if (compareBytes(key, f.smallest) < 0 || compareBytes(key, f.largest) > 0) continue;
       found = this.#tables.get(f.number).get(key, readSeq, hash);

@@ -10,10 +10,14 @@
  * keeps its versions in write order; a version that no reader can see any
  * more is replaced in place, so overwrites do not grow the table.
  *
+ * A small bloom filter over the keys answers most lookups of absent keys
+ * (the common case: most reads are served by tables) without building the
+ * key's string or probing the map, whose memory is scattered.
+ *
  * @module
  */
 
-import { bytesToKeyString } from "./coding.ts";
+import { bytesToKeyString, hash32 } from "./coding.ts";
 import type { Found, InternalIterator, Kind } from "./internal_key.ts";
 
 // Bytes counted per entry beyond key and value, so the size limit tracks
@@ -50,6 +54,25 @@ function byKey(a: Node, b: Node): number {
   return a.keyString < b.keyString ? -1 : 1;
 }
 
+// The least memory an entry is charged, so the most entries per byte of
+// limit, for sizing the filter.
+const MIN_ENTRY_BYTES = 2 * ENTRY_OVERHEAD;
+// Filter bits per entry of a full memtable; with three bits set within one
+// 32-bit word, about 0.5% of absent keys pass.
+const FILTER_BITS_PER_ENTRY = 16;
+const MIN_FILTER_WORDS = 64;
+const MAX_FILTER_WORDS = 1 << 20;
+
+/** Options for a {@linkcode MemTable}. */
+export interface MemTableOptions {
+  /**
+   * The size (in {@linkcode MemTable.approximateSize} bytes) the table is
+   * expected to reach, which sizes its key filter. A table that grows past
+   * it stays correct; its filter just rejects fewer absent keys.
+   */
+  expectedSize?: number;
+}
+
 /**
  * A sorted in-memory table of versioned entries.
  *
@@ -64,10 +87,32 @@ function byKey(a: Node, b: Node): number {
  */
 export class MemTable {
   #map = new Map<string, Node>();
+  // One-word-per-key bloom filter over hash32 of the keys.
+  #filter: Int32Array;
+  #filterShift: number;
   #sorted: Node[] = [];
   #unsorted: Node[] = [];
   #size = 0;
   #entries = 0;
+
+  /** Creates an empty table. */
+  constructor(options: MemTableOptions = {}) {
+    const entries = (options.expectedSize ?? 1 << 20) / MIN_ENTRY_BYTES;
+    let words = MIN_FILTER_WORDS;
+    while (words < MAX_FILTER_WORDS && words * 32 < entries * FILTER_BITS_PER_ENTRY) words *= 2;
+    this.#filter = new Int32Array(words);
+    this.#filterShift = 32 - Math.log2(words);
+  }
+
+  /**
+   * False when no key with this {@linkcode hash32} was ever added, so
+   * {@linkcode MemTable.get} would find nothing.
+   */
+  mayContain(hash: number): boolean {
+    const word = this.#filter[hash >>> this.#filterShift];
+    const mask = (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) | (1 << ((hash >>> 10) & 31));
+    return (word & mask) === mask;
+  }
 
   /** Approximate memory used, in bytes. */
   get approximateSize(): number {
@@ -113,6 +158,9 @@ export class MemTable {
     }
     const created: Node = { seq, kind, value, keyString, key, more: undefined };
     this.#map.set(keyString, created);
+    const hash = hash32(key);
+    this.#filter[hash >>> this.#filterShift] |= (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) |
+      (1 << ((hash >>> 10) & 31));
     this.#unsorted.push(created);
     this.#size += key.length * 2 + value.length + ENTRY_OVERHEAD * 2;
     this.#entries++;

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bytesToKeyString } from "../lib/coding.ts";
+import { bytesToKeyString, hash32 } from "../lib/coding.ts";
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { MemTable } from "../lib/memtable.ts";
 
@@ -86,5 +86,38 @@ describe("MemTable", () => {
     const before = m.approximateSize;
     m.add(1, KIND_PUT, k("key"), new Uint8Array(1000), -1);
     assert.ok(m.approximateSize >= before + 1000);
+  });
+});
+
+describe("MemTable key filter", () => {
+  // Fills a table with `count` 16-byte keys and 100-byte values, as the
+  // benchmarks do; returns it with its size once full.
+  function filled(count: number, expectedSize: number): MemTable {
+    const m = new MemTable({ expectedSize });
+    const value = new Uint8Array(100);
+    for (let i = 0; i < count; i++) {
+      m.add(i + 1, KIND_PUT, k(`key${String(i).padStart(13, "0")}`), value, -1);
+    }
+    return m;
+  }
+  const absent = (i: number) => hash32(k(`absent${String(i).padStart(10, "0")}`));
+
+  it("never rules out a key that was added, even far past its expected size", () => {
+    const m = filled(20_000, 4096);
+    for (let i = 0; i < 20_000; i++) {
+      assert.ok(m.mayContain(hash32(k(`key${String(i).padStart(13, "0")}`))), `key ${i}`);
+    }
+  });
+
+  it("rules out nearly every absent key while within its expected size", () => {
+    const m = filled(20_000, 4 << 20);
+    let passed = 0;
+    for (let i = 0; i < 100_000; i++) if (m.mayContain(absent(i))) passed++;
+    assert.ok(passed < 1000, `${passed} of 100000 absent keys passed`);
+  });
+
+  it("rules out every key of an empty table", () => {
+    const m = new MemTable();
+    for (let i = 0; i < 1000; i++) assert.equal(m.mayContain(absent(i)), false);
   });
 });
