@@ -71,8 +71,19 @@ export interface BenchOptions {
   onResult: (r: BenchResult) => void | Promise<void>;
 }
 
-// mulberry32: small, fast, and seeded, so every run sees the same keys.
-function rng(seed: number): () => number {
+/**
+ * A seeded random source (mulberry32): small, fast, and the same sequence
+ * for the same seed, so every run sees the same keys. Returns numbers in
+ * [0, 1), each an unsigned 32-bit integer divided by 2^32.
+ *
+ * @example
+ * ```ts
+ * import { rng } from "./_cli_bench.ts";
+ * const random = rng(7);
+ * console.log(random() === rng(7)()); // true
+ * ```
+ */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

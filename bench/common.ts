@@ -5,6 +5,8 @@
  * @module
  */
 
+import { rng } from "../_cli_bench.ts";
+
 /** Key length in bytes, as in db_bench. */
 export const KEY_SIZE = 16;
 /** Value length in bytes, as in db_bench. */
@@ -70,28 +72,25 @@ export interface EngineFactory {
 }
 
 /**
- * mulberry32: a tiny, fast, seedable 32-bit PRNG. Statistical quality is more than enough for
+ * A seeded PRNG (the CLI benchmark's mulberry32). Statistical quality is more than enough for
  * picking keys, and determinism makes runs comparable across engines and machines.
  */
 export class Rng {
-  #state: number;
+  #next: () => number;
 
   /** Creates a generator from a 32-bit seed. */
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    this.#next = rng(seed);
   }
 
   /** Next uniformly distributed unsigned 32-bit integer. */
   nextU32(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.#next() * 4294967296;
   }
 
   /** Uniform integer in [0, n), n <= 2^32. */
   below(n: number): number {
-    return Math.floor((this.nextU32() * n) / 4294967296);
+    return Math.floor(this.#next() * n);
   }
 }
 

@@ -15,7 +15,13 @@ import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type EngineFactory, KEY_SIZE, VALUE_SIZE } from "./common.ts";
 import { type CompareReport, renderMarkdown, type ReportMeta } from "./report.ts";
-import { type EngineResult, runEngine, type WorkloadName, WORKLOADS } from "./workloads.ts";
+import {
+  type EngineResult,
+  runEngine,
+  type WorkloadName,
+  WORKLOADS,
+  type WorkloadSettings,
+} from "./workloads.ts";
 
 /** Engines known to the harness, loaded lazily so each child imports only its own. */
 export const ENGINES: Record<string, () => Promise<EngineFactory>> = {
@@ -147,6 +153,19 @@ function parseConfig(args: string[]): Config | undefined {
   };
 }
 
+/** The workload settings every engine runs with, as the runner takes them and the report records them. */
+function workloadSettings(cfg: Config): WorkloadSettings {
+  return {
+    syncCapSeconds: cfg.syncCap,
+    syncOps: cfg.syncOps,
+    concurrentOps: cfg.concurrentOps,
+    concurrency: CONCURRENCY,
+    batchSize: BATCH_SIZE,
+    seekEntries: SEEK_ENTRIES,
+    seed: cfg.seed,
+  };
+}
+
 /** Child mode: runs every selected workload on one engine and prints the result as JSON. */
 async function engineOnly(cfg: Config, name: string): Promise<void> {
   const log = (line: string) => console.error(line);
@@ -158,13 +177,7 @@ async function engineOnly(cfg: Config, name: string): Promise<void> {
       n: cfg.n,
       workloads: cfg.workloads,
       capSeconds: name === "denokv" ? Math.min(cfg.cap, cfg.kvCap) : cfg.cap,
-      syncCapSeconds: cfg.syncCap,
-      syncOps: cfg.syncOps,
-      concurrentOps: cfg.concurrentOps,
-      concurrency: CONCURRENCY,
-      batchSize: BATCH_SIZE,
-      seekEntries: SEEK_ENTRIES,
-      seed: cfg.seed,
+      ...workloadSettings(cfg),
       engineOptions: {
         memtableSize: cfg.memtableSize,
         cacheSize: cfg.cacheSize,
@@ -358,13 +371,7 @@ export async function main(args: string[]): Promise<void> {
         asyncReads: cfg.asyncReads,
         capSeconds: cfg.cap,
         kvCapSeconds: cfg.kvCap,
-        syncCapSeconds: cfg.syncCap,
-        syncOps: cfg.syncOps,
-        concurrentOps: cfg.concurrentOps,
-        concurrency: CONCURRENCY,
-        batchSize: BATCH_SIZE,
-        seekEntries: SEEK_ENTRIES,
-        seed: cfg.seed,
+        ...workloadSettings(cfg),
       },
       ...(fdatasync ? { fdatasync } : {}),
       durationSeconds: (performance.now() - started) / 1000,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { EngineResult, WorkloadName, WorkloadResult } from "./workloads.ts";
+import type { EngineResult, WorkloadName, WorkloadResult, WorkloadSettings } from "./workloads.ts";
 
 /** Run-wide facts recorded next to the results. */
 export interface ReportMeta {
@@ -25,19 +25,12 @@ export interface ReportMeta {
   /** Runtime and machine description. */
   runtime: { deno: string; v8: string; os: string; arch: string; cpu: string; cores: number };
   /** Harness settings that shape the numbers. */
-  settings: {
+  settings: WorkloadSettings & {
     memtableSize: number;
     cacheSize: number;
     asyncReads: boolean;
     capSeconds: number;
     kvCapSeconds: number;
-    syncCapSeconds: number;
-    syncOps: number;
-    concurrentOps: number;
-    concurrency: number;
-    batchSize: number;
-    seekEntries: number;
-    seed: number;
   };
   /** Raw append + fdatasync rate of the scratch filesystem, measured in the same run. */
   fdatasync?: { ops: number; seconds: number; opsPerSec: number };

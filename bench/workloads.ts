@@ -106,14 +106,8 @@ export interface EngineResult {
   error?: string;
 }
 
-/** Parameters of one engine's run. */
-export interface DriverConfig {
-  /** Keys in the database / ops per workload. */
-  n: number;
-  /** Workloads to time. */
-  workloads: WorkloadName[];
-  /** Time cap per workload in seconds. */
-  capSeconds: number;
+/** Workload parameters that are the same for every engine of a run. */
+export interface WorkloadSettings {
   /** Time cap for the fsync-bound workloads in seconds. */
   syncCapSeconds: number;
   /** Ops of fillsync. */
@@ -128,6 +122,16 @@ export interface DriverConfig {
   seekEntries: number;
   /** Base seed; each workload derives its own so subsets replay the same keys. */
   seed: number;
+}
+
+/** Parameters of one engine's run. */
+export interface DriverConfig extends WorkloadSettings {
+  /** Keys in the database / ops per workload. */
+  n: number;
+  /** Workloads to time. */
+  workloads: WorkloadName[];
+  /** Time cap per workload in seconds. */
+  capSeconds: number;
   /** Engine settings. */
   engineOptions: EngineOptions;
   /** Scratch directory owned by this run. */

@@ -234,8 +234,6 @@ export class VersionFilter {
   #snapshots: readonly number[];
   #deeperMayHold: (key: Uint8Array) => boolean;
   #newerSeq = Infinity;
-  /** Versions dropped so far. */
-  dropped = 0;
 
   /**
    * `snapshots`: live snapshot sequence numbers, ascending.
@@ -254,16 +252,10 @@ export class VersionFilter {
     if (firstOfKey) this.#newerSeq = Infinity;
     const newer = this.#newerSeq;
     this.#newerSeq = seq;
-    if (newer !== Infinity && !this.#snapshotIn(seq, newer)) {
-      this.dropped++;
-      return false;
-    }
+    if (newer !== Infinity && !this.#snapshotIn(seq, newer)) return false;
     if (kind === KIND_DELETE) {
       const oldestSnapshot = this.#snapshots.length > 0 ? this.#snapshots[0] : Infinity;
-      if (oldestSnapshot >= seq && !this.#deeperMayHold(key)) {
-        this.dropped++;
-        return false;
-      }
+      if (oldestSnapshot >= seq && !this.#deeperMayHold(key)) return false;
     }
     return true;
   }

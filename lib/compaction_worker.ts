@@ -26,6 +26,7 @@ import { LogRun } from "./log_run.ts";
 import type { FileMeta } from "./manifest.ts";
 import { Table } from "./sstable/table_reader.ts";
 import { tableName } from "./table_cache.ts";
+import { walName } from "./wal.ts";
 
 /** A request to the worker. */
 export interface WorkerRequest {
@@ -88,10 +89,6 @@ function sinkFor(request: WorkerRequest): TableSink {
     bloomBitsPerKey: request.bloomBitsPerKey,
     pause: () => Promise.resolve(Atomics.load(request.abort, 0) === 0),
   };
-}
-
-function walName(n: number): string {
-  return `${String(n).padStart(6, "0")}.log`;
 }
 
 /** Reads a frozen memtable's log, sorted, and writes it as one table. */

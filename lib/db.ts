@@ -20,6 +20,8 @@ import {
   hash32,
   prefixSuccessor,
   readU32,
+  readU64,
+  varintLength,
   writeU32,
   writeU64,
 } from "./coding.ts";
@@ -48,7 +50,6 @@ import {
   type Kind,
   KIND_DELETE,
   KIND_PUT,
-  MAX_SEQUENCE,
 } from "./internal_key.ts";
 import { LevelIterator } from "./level_iterator.ts";
 import {
@@ -67,14 +68,13 @@ import { SlabCopier } from "./slab_copier.ts";
 import { TableCache, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
 import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
-import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
+import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC, walName } from "./wal.ts";
 import {
   batchBody,
   bindBatch,
   type Bytes,
   checkKey,
   checkValue,
-  decodeBatch,
   encodedOpSize,
   encodeOp,
   type OpVisitor,
@@ -226,10 +226,6 @@ const IDLE_COMPACTION_MS = 1000;
 // Writes are encoded into slabs of this size; memtables keep views into them.
 const ARENA_CHUNK = 1024 * 1024;
 
-function walName(n: number): string {
-  return `${String(n).padStart(6, "0")}.log`;
-}
-
 function checkOptions<T extends object>(options: unknown, what: string): T {
   if (options === undefined) return {} as T;
   if (typeof options !== "object" || options === null) {
@@ -375,7 +371,6 @@ export class DB {
   #walNumber: number;
   #arena = new Uint8Array(ARENA_CHUNK);
   #arenaPos = 0;
-  #memLogBytes = 0;
   #walDirty = false;
   #walDirSynced = true;
   #lastSeq: number;
@@ -418,10 +413,12 @@ export class DB {
   #compactionDue = false;
   /**
    * Worker threads, one for flushes and one for compactions, so that a flush
-   * never waits behind a long merge: undefined until needed, null when
-   * workers are unavailable.
+   * never waits behind a long merge: undefined until needed.
    */
-  #workers: { flush: WorkerClient; compact: WorkerClient } | undefined | null;
+  #workers: { flush: WorkerClient; compact: WorkerClient } | undefined;
+  // Set once a worker died or could not start: later jobs run here. The
+  // clients are kept so that close() still stops a job under way in the other.
+  #workersFailed = false;
   #pointers = new Map<number, Uint8Array>();
   #scanRegistry = new FinalizationRegistry<() => void>((release) => release());
   #stats = {
@@ -533,11 +530,18 @@ export class DB {
       const path = joinPath(dir, walName(n));
       const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
       records.forEach((payload, i) => {
-        const batch = decodeBatch(payload, path, offsets[i] + RECORD_HEADER_SIZE);
-        batch.ops.forEach((op, j) => {
-          mem.add(batch.firstSeq + j, op.kind, op.key, op.value.slice(), MAX_SEQUENCE);
-        });
-        lastSeq = Math.max(lastSeq, batch.firstSeq + batch.ops.length - 1);
+        // No reader exists yet, so an overwritten version is replaced in place.
+        const count = visitBatch(
+          payload,
+          0,
+          payload.length,
+          { fileName: path, fileOffset: offsets[i] + RECORD_HEADER_SIZE },
+          (seq, kind, keyStart, keyEnd, valueStart, valueEnd) => {
+            const value = kind === KIND_PUT ? payload.subarray(valueStart, valueEnd) : EMPTY;
+            mem.add(seq, kind, payload.subarray(keyStart, keyEnd), value, -1);
+          },
+        );
+        lastSeq = Math.max(lastSeq, readU64(payload, 0) + count - 1);
       });
     }
     if (settings.readOnly) {
@@ -839,10 +843,21 @@ export class DB {
       pos = payload + 12 + w.body.length;
       seq += w.count;
     }
-    this.#logAndInsert(start, total, sync, group.length);
+    this.#log(start, total, sync, group.length);
+    let at = start;
+    while (at < pos) {
+      const length = readU32(arena, at + 4);
+      const payload = at + RECORD_HEADER_SIZE;
+      this.#lastSeq += visitBatch(arena, payload, payload + length, this.#walPlace, this.#insertOp);
+      at = payload + length;
+    }
   }
 
-  /** {@linkcode DB.#apply} for one unsynced put or delete, with no objects in between. */
+  /**
+   * {@linkcode DB.#apply} for one unsynced put or delete, with no objects in
+   * between: the key's and value's places in the record are known, so the
+   * record is not walked again to insert it.
+   */
   #applyOne(kind: Kind, key: Uint8Array, value: Uint8Array): void {
     this.#switchMemtableIfFull();
     const size = 12 + encodedOpSize(key, kind === KIND_PUT ? value : undefined);
@@ -850,11 +865,16 @@ export class DB {
     const start = this.#reserve(total);
     const arena = this.#arena;
     const pos = start + RECORD_HEADER_SIZE;
-    writeU64(arena, pos, this.#lastSeq + 1);
+    const seq = this.#lastSeq + 1;
+    writeU64(arena, pos, seq);
     writeU32(arena, pos + 8, 1);
-    encodeOp(arena, pos + 12, kind, key, value);
+    const end = encodeOp(arena, pos + 12, kind, key, value);
     frameRecord(arena, start, size);
-    this.#logAndInsert(start, total, false, 1);
+    this.#log(start, total, false, 1);
+    const keyStart = pos + 13 + varintLength(key.length);
+    const valueEnd = kind === KIND_PUT ? end : keyStart + key.length;
+    this.#insertOp(seq, kind, keyStart, keyStart + key.length, valueEnd - value.length, valueEnd);
+    this.#lastSeq = seq;
   }
 
   /** Room for `size` bytes of records in `this.#arena`: returns the offset. */
@@ -868,8 +888,8 @@ export class DB {
     return at;
   }
 
-  /** Logs `this.#arena[start, start + total)` and inserts its operations into the memtable. */
-  #logAndInsert(start: number, total: number, sync: boolean, records: number): void {
+  /** Logs the `records` framed in `this.#arena[start, start + total)`. */
+  #log(start: number, total: number, sync: boolean, records: number): void {
     const arena = this.#arena;
     try {
       this.#wal!.appendFramed(arena.subarray(start, start + total));
@@ -883,19 +903,8 @@ export class DB {
       });
       throw this.#backgroundError;
     }
-    const end = start + total;
-    let pos = start;
-    let seq = this.#lastSeq;
-    while (pos < end) {
-      const length = readU32(arena, pos + 4);
-      const payload = pos + RECORD_HEADER_SIZE;
-      seq += visitBatch(arena, payload, payload + length, this.#walPlace, this.#insertOp);
-      pos = payload + length;
-    }
     this.#stats.userBytesWritten += total - RECORD_HEADER_SIZE * records;
     this.#stats.walBytesWritten += total;
-    this.#lastSeq = seq;
-    this.#memLogBytes += total;
   }
 
   /**
@@ -903,10 +912,10 @@ export class DB {
    * failure to start the new log rejects that write before it happens.
    */
   #switchMemtableIfFull(): void {
-    // The arena holds every byte logged since the memtable began, replaced
-    // versions included: count those too, so memory stays bounded.
+    // The arena holds every byte logged since the memtable began (its log's
+    // size), replaced versions included: count those too, so memory stays bounded.
     const limit = this.#settings.memtableSize;
-    if (this.#mem.approximateSize < limit && this.#memLogBytes < limit) return;
+    if (this.#mem.approximateSize < limit && this.#wal!.size < limit) return;
     try {
       this.#freeze();
     } catch (e) {
@@ -939,7 +948,6 @@ export class DB {
     this.#wal!.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
     this.#mem = new MemTable({ expectedSize: this.#settings.memtableSize });
-    this.#memLogBytes = 0;
     this.#wal = wal;
     this.#walNumber = number;
     this.#walDirSynced = false;
@@ -1393,25 +1401,35 @@ export class DB {
   #install(edit: VersionEdit): void {
     edit.nextFileNumber = this.#nextFileNumber;
     edit.lastSequence = this.#lastSeq;
-    if ((edit.added?.length ?? 0) > 0) this.#fs.syncDir(this.#dir);
+    // A file both deleted and added only moves down a level: its entry in
+    // the directory is durable already, and it stays live.
+    const deleted = new Set(edit.deleted?.map((d) => d.number));
+    if (edit.added?.some((a) => !deleted.has(a.file.number))) this.#fs.syncDir(this.#dir);
     this.#manifest!.append(edit);
-    const previous = this.#version;
-    this.#version = previous.apply(edit);
-    for (const d of edit.deleted ?? []) this.#obsolete.add(d.number);
+    this.#version = this.#version.apply(edit);
+    for (const a of edit.added ?? []) deleted.delete(a.file.number);
+    for (const n of deleted) this.#obsolete.add(n);
     this.#deleteObsoleteFiles();
-    if (this.#manifest!.size > this.#settings.maxManifestSize) this.#rollManifest();
+    if (this.#manifest!.size > this.#settings.maxManifestSize) {
+      this.#rollManifest(edit.logNumber ?? this.#oldestLiveLog());
+    }
+  }
+
+  /** The oldest log whose writes are not yet in tables. */
+  #oldestLiveLog(): number {
+    return this.#frozen.length > 0 ? this.#frozen[0].walNumber : this.#walNumber;
   }
 
   /**
    * Starts a new manifest holding a snapshot of the current state, so a
    * long-running process does not grow one without bound.
    */
-  #rollManifest(): void {
+  #rollManifest(logNumber: number): void {
     const old = this.#manifest!;
     const number = this.#nextFileNumber++;
     this.#manifest = Manifest.create(this.#fs, this.#dir, number, {
       version: this.#version,
-      logNumber: this.#frozen.length > 0 ? this.#frozen[0].walNumber : this.#walNumber,
+      logNumber,
       nextFileNumber: this.#nextFileNumber,
       lastSequence: this.#lastSeq,
     });
@@ -1447,7 +1465,6 @@ export class DB {
     if (inputs.length === 1 && overlaps.length === 0 && gpBytes <= 10 * targetFileSize) {
       // Nothing to merge with: move the file down without rewriting it.
       this.#install({ deleted, added: [{ level: out, file: inputs[0] }] });
-      this.#obsolete.delete(inputs[0].number);
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
       this.#releaseCompactionSlot(token);
@@ -1542,7 +1559,7 @@ export class DB {
       blockSize: this.#settings.blockSize,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
     }, settle);
-    if (outputs === WORKER_UNAVAILABLE) this.#workers = null;
+    if (outputs === WORKER_UNAVAILABLE) this.#workersFailed = true;
     return outputs;
   }
 
@@ -1566,13 +1583,17 @@ export class DB {
   }
 
   #workerClients(): { flush: WorkerClient; compact: WorkerClient } | undefined {
-    if (this.#workers === null || !this.#settings.compactionWorker) return undefined;
+    if (this.#workersFailed || !this.#settings.compactionWorker) return undefined;
     if (this.#workers === undefined) {
       const flush = WorkerClient.start();
       const compact = WorkerClient.start();
-      this.#workers = flush && compact ? { flush, compact } : null;
+      if (!flush || !compact) {
+        this.#workersFailed = true;
+        return undefined;
+      }
+      this.#workers = { flush, compact };
     }
-    return this.#workers ?? undefined;
+    return this.#workers;
   }
 
   /** Runs a compaction job on this thread. */

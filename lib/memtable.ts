@@ -63,6 +63,11 @@ const FILTER_BITS_PER_ENTRY = 16;
 const MIN_FILTER_WORDS = 64;
 const MAX_FILTER_WORDS = 1 << 20;
 
+// The three bits a key with this hash sets in its filter word.
+function filterMask(hash: number): number {
+  return (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) | (1 << ((hash >>> 10) & 31));
+}
+
 /** Options for a {@linkcode MemTable}. */
 export interface MemTableOptions {
   /**
@@ -109,9 +114,8 @@ export class MemTable {
    * {@linkcode MemTable.get} would find nothing.
    */
   mayContain(hash: number): boolean {
-    const word = this.#filter[hash >>> this.#filterShift];
-    const mask = (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) | (1 << ((hash >>> 10) & 31));
-    return (word & mask) === mask;
+    const mask = filterMask(hash);
+    return (this.#filter[hash >>> this.#filterShift] & mask) === mask;
   }
 
   /** Approximate memory used, in bytes. */
@@ -137,8 +141,8 @@ export class MemTable {
     key: Uint8Array,
     value: Uint8Array,
     newestReaderSeq: number,
-    keyString: string = bytesToKeyString(key),
   ): void {
+    const keyString = bytesToKeyString(key);
     const node = this.#map.get(keyString);
     if (node !== undefined) {
       const more = node.more;
@@ -159,8 +163,7 @@ export class MemTable {
     const created: Node = { seq, kind, value, keyString, key, more: undefined };
     this.#map.set(keyString, created);
     const hash = hash32(key);
-    this.#filter[hash >>> this.#filterShift] |= (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) |
-      (1 << ((hash >>> 10) & 31));
+    this.#filter[hash >>> this.#filterShift] |= filterMask(hash);
     this.#unsorted.push(created);
     this.#size += key.length * 2 + value.length + ENTRY_OVERHEAD * 2;
     this.#entries++;

@@ -33,6 +33,11 @@ const FILE_HEADER_SIZE = 8;
 /** Bytes of framing before each record's payload. */
 export const RECORD_HEADER_SIZE = 12;
 
+/** The name of write-ahead log number `n`, e.g. `000007.log`. */
+export function walName(n: number): string {
+  return `${String(n).padStart(6, "0")}.log`;
+}
+
 /**
  * Frames a record in place: `buf[pos, pos + 12)` receives the header of the
  * payload already written at `buf[pos + 12, pos + 12 + length)`.
@@ -66,18 +71,13 @@ export class LogWriter {
     this.#file = file;
   }
 
-  /** Starts a new log in an empty file: writes and syncs the header. */
+  /** Starts a new log in an empty file by writing its header (not synced). */
   static create(file: WritableFile, magic: number): LogWriter {
     const header = new Uint8Array(FILE_HEADER_SIZE);
     writeU32(header, 0, magic);
     writeU32(header, 4, LOG_FORMAT_VERSION);
     file.append(header);
     return new LogWriter(file);
-  }
-
-  /** The file's path. */
-  get path(): string {
-    return this.#file.path;
   }
 
   /** Bytes in the file so far. */

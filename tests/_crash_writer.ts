@@ -16,7 +16,7 @@
 
 import process from "node:process";
 import { open, type OpenOptions } from "../mod.ts";
-import { checkPrefixState, writeBatch } from "./_workload.ts";
+import { BUSY_COMPACTION_OPTIONS, checkPrefixState, writeBatch } from "./_workload.ts";
 
 const [dir, mode] = process.argv.slice(2);
 if (dir === undefined || (mode !== "sync" && mode !== "compaction")) {
@@ -24,12 +24,9 @@ if (dir === undefined || (mode !== "sync" && mode !== "compaction")) {
   process.exit(2);
 }
 
-// "compaction": tiny memtables and a level 0 that compacts at two files, so
-// a flush or a compaction is running most of the time.
-const options: OpenOptions = mode === "sync" ? { memtableSize: 32 * 1024 } : {
-  memtableSize: 4 * 1024,
-  compaction: { l0CompactionTrigger: 2, targetFileSize: 16 * 1024, levelBaseBytes: 48 * 1024 },
-};
+const options: OpenOptions = mode === "sync"
+  ? { memtableSize: 32 * 1024 }
+  : BUSY_COMPACTION_OPTIONS;
 
 function say(line: string): void {
   process.stdout.write(line + "\n");

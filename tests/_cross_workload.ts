@@ -11,7 +11,7 @@
  */
 
 import type { DB } from "../mod.ts";
-import { rng } from "./_fault_fs.ts";
+import { hexOf as hex, rng } from "./_model.ts";
 
 /** Options both writer and reader use: small memtables, so tables form quickly. */
 export const CROSS_OPTIONS = { memtableSize: 16 * 1024, blockSize: 1024 } as const;
@@ -88,9 +88,6 @@ export async function writeWorkload(db: DB, phase: "base" | "extend"): Promise<v
     }
   }
 }
-
-const hex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 /** The state after the given phases, keyed by hex key. */
 export function model(phases: ("base" | "extend")[]): Map<string, string> {

@@ -1,19 +1,10 @@
 // A plain in-memory model of the store, and a seeded random source, for
 // differential tests.
 
-/** A deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32), the one the CLI benchmark uses. */
+export { rng } from "../_cli_bench.ts";
 
-/** Byte strings as one-char-per-byte strings: sortable with < and usable as Map keys. */
+/** Byte strings as lowercase hex: sortable with < in byte order and usable as Map keys. */
 export function hexOf(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }

@@ -13,8 +13,17 @@
  * @module
  */
 
-import type { DB } from "../mod.ts";
-import { rng } from "./_fault_fs.ts";
+import type { DB, OpenOptions } from "../mod.ts";
+import { rng } from "./_model.ts";
+
+/**
+ * Options under which a flush or a compaction is running most of the time:
+ * tiny memtables and a level 0 that compacts at two files.
+ */
+export const BUSY_COMPACTION_OPTIONS: OpenOptions = {
+  memtableSize: 4 * 1024,
+  compaction: { l0CompactionTrigger: 2, targetFileSize: 16 * 1024, levelBaseBytes: 48 * 1024 },
+};
 
 /** One operation of a batch. */
 export type Op = { kind: "put"; key: string; value: string } | { kind: "delete"; key: string };

@@ -14,6 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { main, VERSION } from "../cli.ts";
 import { open } from "../mod.ts";
+import { runtime, scriptArgs } from "./_spawn.ts";
 
 const decoder = new TextDecoder();
 
@@ -706,11 +707,7 @@ test("the CLI run as a subprocess exits with real status codes and no stack trac
   await withDir((dir) => {
     const script = fileURLToPath(new URL("../cli.ts", import.meta.url));
     const run = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        "Deno" in globalThis ? ["run", "-A", "--quiet", script, ...args] : [script, ...args],
-        { encoding: "utf8" },
-      );
+      spawnSync(process.execPath, scriptArgs(runtime, script, args), { encoding: "utf8" });
     const put = run("put", dir, "k", "v");
     assert.equal(put.status, 0, put.stderr);
     const get = run("get", dir, "k");

@@ -44,6 +44,7 @@ async function settle(db: DB): Promise<void> {
     if (s.levels.every((l) => l.score < 1)) return;
     await new Promise((r) => setTimeout(r, 10));
   }
+  throw new Error(`compaction did not settle in 4 s: ${JSON.stringify(db.stats().levels)}`);
 }
 
 function deepestLevel(db: DB): number {

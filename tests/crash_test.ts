@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import { CorruptionError, type DB, open, type OpenOptions, StrataError } from "../mod.ts";
 import { type CrashMode, FaultFileSystem } from "./_fault_fs.ts";
-import { checkPrefixState, writeBatch } from "./_workload.ts";
+import { BUSY_COMPACTION_OPTIONS, checkPrefixState, writeBatch } from "./_workload.ts";
 import { startScript } from "./_spawn.ts";
 
 const WRITER = new URL("./_crash_writer.ts", import.meta.url).pathname;
@@ -96,10 +96,7 @@ describe("process crash (SIGKILL of a writing child)", () => {
       try {
         const acked = await killRepeatedly(dir, "compaction", 4);
         assert.ok(acked > 0, "the writer never got a batch acknowledged");
-        const db = await open(dir, {
-          memtableSize: 4 * 1024,
-          compaction: { l0CompactionTrigger: 2, targetFileSize: 16 * 1024 },
-        });
+        const db = await open(dir, BUSY_COMPACTION_OPTIONS);
         try {
           await assertPrefixState(db, acked);
           assert.ok(

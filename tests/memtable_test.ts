@@ -90,8 +90,8 @@ describe("MemTable", () => {
 });
 
 describe("MemTable key filter", () => {
-  // Fills a table with `count` 16-byte keys and 100-byte values, as the
-  // benchmarks do; returns it with its size once full.
+  // A table sized for `expectedSize`, filled with `count` 16-byte keys and
+  // 100-byte values, as the benchmarks write them.
   function filled(count: number, expectedSize: number): MemTable {
     const m = new MemTable({ expectedSize });
     const value = new Uint8Array(100);

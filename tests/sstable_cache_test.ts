@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import { countingFile } from "./_sstable_entries.ts";
+import { rng } from "./_model.ts";
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import * as os from "node:os";
@@ -143,15 +144,24 @@ describe("block cache", () => {
   it("blocks allocated from slabs never hold more memory than the capacity", () => {
     const cache = new BlockCache(1 << 20);
     const block = blockOfSize(4000);
-    let state = 7;
+    const random = rng(7);
     for (let i = 0; i < 5000; i++) {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      const key = state % 1000;
+      const key = Math.floor(random() * 1000);
       if (cache.get(1, key) === undefined) setInSlab(cache, 1, key, block);
       assert.ok(cache.usage <= cache.capacity, `usage ${cache.usage} at step ${i}`);
     }
     // Slabs are charged whole, yet blocks fill most of them.
     assert.ok(cache.size * 4000 > 0.8 * cache.capacity, `${cache.size} blocks cached`);
+  });
+
+  it("blocks too large for a slab never push the memory held past the capacity", () => {
+    const cache = new BlockCache(4 << 20);
+    setInSlab(cache, 1, 0, blockOfSize(4000));
+    const large = blockOfSize(100_000);
+    for (let i = 1; i <= 400; i++) {
+      cache.set(1, i, new Block(large.data.slice()));
+      assert.ok(cache.usage <= cache.capacity, `usage ${cache.usage} after ${i} large blocks`);
+    }
   });
 
   it("a block read on and on survives the eviction of its slab, bytes intact", () => {

@@ -499,11 +499,6 @@ export class Block {
     this.restartKeys = layout.restartKeys;
   }
 
-  /** The offset of restart point `i`. */
-  restartOffset(i: number): number {
-    return this.restarts[i];
-  }
-
   /**
    * The index of the first restart point whose key is ≥ (`key`, `seq`), or
    * `numRestarts` when there is none. Compares in place.
@@ -600,11 +595,6 @@ export class BlockIterator implements InternalIterator {
     this.#restartsOffset = block.restartsOffset;
     this.#numRestarts = block.numRestarts;
     this.#cur = -1;
-  }
-
-  /** The block being iterated. */
-  get block(): Block {
-    return this.#block;
   }
 
   /** True when the cursor is on an entry. */

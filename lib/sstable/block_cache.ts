@@ -49,11 +49,11 @@ const MAX_SPARE_SLABS = 2;
  * Eviction is first in, first out by slab, with a second chance: a block
  * read at least twice since it was cached is copied into the newest slab
  * instead of being dropped. (Under uniform reads nearly half the blocks are
- * read once before their slab goes, and copying them bought no hits; a block
- * that is actually hot is read twice.) That keeps nearly the hit rate of LRU, costs a hit no more than
- * setting a flag, and frees memory a whole slab at a time, so the memory
- * charged never exceeds the capacity (up to two evicted slabs wait beside
- * it to be reused).
+ * read once before their slab goes, and copying those bought no hits; a
+ * block that is actually hot is read twice.) That keeps nearly the hit rate
+ * of LRU, costs a hit no more than bumping a counter, and frees memory a
+ * whole slab at a time, so the memory charged never exceeds the capacity
+ * (up to two evicted slabs wait beside it to be reused).
  *
  * An evicted slab's memory is reused for the blocks read next, which would
  * change the bytes under anyone still reading a block it held. A reader
@@ -187,7 +187,9 @@ export class BlockCache {
     const segments = this.#segments;
     while (this.#usage > this.#capacity && this.#first < segments.length) {
       const oldest = segments[this.#first];
-      if (oldest === this.#slab) break;
+      // Blocks allocated on their own may queue behind the slab being
+      // filled: it goes too (second chances then carve from a new one).
+      if (oldest === this.#slab) this.#slab = undefined;
       segments[this.#first++] = undefined as unknown as Segment;
       this.#usage -= oldest.size;
       oldest.size = 0;

@@ -88,11 +88,6 @@ export class BloomFilterBuilder {
     this.#hashes[this.#count++] = hash;
   }
 
-  /** Number of hashes added. */
-  get count(): number {
-    return this.#count;
-  }
-
   /** Encodes the filter. */
   finish(): Uint8Array {
     if (this.bitsPerKey <= 0) return new Uint8Array(0);

@@ -355,11 +355,6 @@ export class Table {
     return this.#blockCount;
   }
 
-  /** The handle of data block `i`. */
-  blockHandle(i: number): BlockHandle {
-    return { offset: this.#offsets[i], size: this.#sizes[i] };
-  }
-
   /**
    * The index of the first data block that may hold an entry ≥ (`key`,
    * `seq`), or {@linkcode Table.blockCount} when every entry is smaller.
