@@ -1017,24 +1017,16 @@ export class DB {
       found = mem.get(keyString, readSeq);
       if (found !== undefined) return found;
     }
-    const levels = this.#version.levels;
-    for (const f of levels[0]) {
+    const version = this.#version;
+    for (const f of version.levels[0]) {
       if (compareBytes(key, f.smallest) < 0 || compareBytes(key, f.largest) > 0) continue;
       found = this.#tables.get(f.number).get(key, readSeq, hash);
       if (found !== undefined) return found;
     }
     for (let l = 1; l < NUM_LEVELS; l++) {
-      const files = levels[l];
-      if (files.length === 0) continue;
-      let lo = 0;
-      let hi = files.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareBytes(files[mid].largest, key) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo === files.length || compareBytes(key, files[lo].smallest) < 0) continue;
-      found = this.#tables.get(files[lo].number).get(key, readSeq, hash);
+      const file = version.fileFor(l, key);
+      if (file === undefined) continue;
+      found = this.#tables.get(file.number).get(key, readSeq, hash);
       if (found !== undefined) return found;
     }
     return undefined;

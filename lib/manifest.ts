@@ -12,6 +12,7 @@
 import { compareBytes } from "./coding.ts";
 import { CorruptionError } from "./errors.ts";
 import { type FileSystem, joinPath } from "./fs.ts";
+import { KeyFence } from "./key_fence.ts";
 import { LogWriter, MANIFEST_MAGIC, readLog } from "./wal.ts";
 
 /** Number of levels, 0 through 6. */
@@ -65,9 +66,29 @@ export class Version {
   /** The files of each level. */
   readonly levels: readonly (readonly FileMeta[])[];
 
+  // Per level ≥ 1, built on first lookup: a fence over the files' largest keys.
+  #fences: (KeyFence | undefined)[] = [];
+
   /** Wraps per-level file lists (which must already be ordered). */
   constructor(levels: readonly (readonly FileMeta[])[]) {
     this.levels = levels;
+  }
+
+  /**
+   * The file of `level` (1 or deeper, where files do not overlap) whose key
+   * range holds `key`, if any.
+   */
+  fileFor(level: number, key: Uint8Array): FileMeta | undefined {
+    const files = this.levels[level];
+    if (files.length === 0) return undefined;
+    let fence = this.#fences[level];
+    if (fence === undefined) {
+      fence = new KeyFence(files.map((f) => f.largest));
+      this.#fences[level] = fence;
+    }
+    const i = fence.lowerBound(key);
+    if (i === files.length || compareBytes(key, files[i].smallest) < 0) return undefined;
+    return files[i];
   }
 
   /** A version with no files. */

@@ -46,6 +46,28 @@ describe("Version", () => {
     assert.deepEqual(v.overlapping(1, b("c"), b("e")).map((f) => f.number), [1, 2]);
     assert.deepEqual(v.overlapping(1, b("d"), b("d")).map((f) => f.number), []);
   });
+  it("finds the file of a sorted level whose range holds a key, and none in a gap", () => {
+    const v = Version.empty().apply({
+      added: [
+        { level: 2, file: file(1, "a", "c") },
+        { level: 2, file: file(2, "e", "g") },
+        { level: 2, file: file(3, "h", "h") },
+      ],
+    });
+    const at = (k: string) => v.fileFor(2, b(k))?.number;
+    assert.deepEqual(["a", "b", "c", "d", "e", "g", "h", "i", ""].map(at), [
+      1,
+      1,
+      1,
+      undefined,
+      2,
+      2,
+      3,
+      undefined,
+      undefined,
+    ]);
+    assert.equal(v.fileFor(3, b("a")), undefined, "an empty level");
+  });
   it("rejects an edit that deletes a file that is not live", () => {
     assert.throws(
       () => Version.empty().apply({ deleted: [{ level: 1, number: 9 }] }),

@@ -1,0 +1,101 @@
+/**
+ * A dense search structure over a sorted list of keys: a binary search over
+ * a `Float64Array` of six-byte key prefixes (taken after the bytes every key
+ * shares) instead of over key objects, so a lookup touches one small array
+ * rather than a key object and its bytes per step. Keys whose prefixes tie
+ * with the target's are compared in full.
+ *
+ * @module
+ */
+
+import { compareBytes } from "./coding.ts";
+
+// Six bytes fit exactly in a double's 53-bit mantissa.
+const WORD_BYTES = 6;
+
+/**
+ * Finds, among sorted keys, the first one at or after a target.
+ *
+ * @example
+ * ```ts
+ * import { KeyFence } from "./key_fence.ts";
+ * const enc = new TextEncoder();
+ * const fence = new KeyFence(["apple", "kiwi", "pear"].map((k) => enc.encode(k)));
+ * console.log(fence.lowerBound(enc.encode("banana"))); // 1
+ * ```
+ */
+export class KeyFence {
+  #keys: readonly Uint8Array[];
+  #words: Float64Array;
+  #prefix: Uint8Array;
+
+  /** Indexes `keys`, which must be in ascending byte order. */
+  constructor(keys: readonly Uint8Array[]) {
+    this.#keys = keys;
+    let p = 0;
+    if (keys.length > 0) {
+      const first = keys[0];
+      const last = keys[keys.length - 1];
+      // Sorted keys share exactly the prefix their first and last share.
+      const max = Math.min(first.length, last.length);
+      while (p < max && first[p] === last[p]) p++;
+      this.#prefix = first.subarray(0, p);
+    } else {
+      this.#prefix = new Uint8Array(0);
+    }
+    this.#words = new Float64Array(keys.length);
+    for (let i = 0; i < keys.length; i++) this.#words[i] = wordAfter(keys[i], p);
+  }
+
+  /** How many keys are indexed. */
+  get length(): number {
+    return this.#keys.length;
+  }
+
+  /** The index of the first key ≥ `key`, or `length` when every key is below it. */
+  lowerBound(key: Uint8Array): number {
+    const n = this.#keys.length;
+    const prefix = this.#prefix;
+    const p = prefix.length;
+    const m = key.length < p ? key.length : p;
+    for (let i = 0; i < m; i++) {
+      if (key[i] !== prefix[i]) return key[i] < prefix[i] ? 0 : n;
+    }
+    if (key.length < p) return 0;
+    const words = this.#words;
+    const target = wordAfter(key, p);
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (words[mid] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === n || words[lo] !== target) return lo;
+    // Unequal words order keys where they differ; among equal ones (a run
+    // of keys alike in these bytes) the bytes decide.
+    hi = lo + 1;
+    let end = n;
+    while (hi < end) {
+      const mid = (hi + end) >>> 1;
+      if (words[mid] === target) hi = mid + 1;
+      else end = mid;
+    }
+    const keys = this.#keys;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(keys[mid], key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+// The WORD_BYTES bytes after `p` as a number, shorter keys padded with zero
+// bytes: a key and its zero-padded extensions get equal words, so ties are
+// resolved by comparing bytes.
+function wordAfter(key: Uint8Array, p: number): number {
+  let w = 0;
+  for (let i = p; i < p + WORD_BYTES; i++) w = w * 256 + (i < key.length ? key[i] : 0);
+  return w;
+}
