@@ -477,19 +477,30 @@ export function maxOutputs(plan: CompactionPlan, targetFileSize: number): number
   return Math.ceil(bytes / targetFileSize) + plan.grandparents.length + 2;
 }
 
+/** How a compaction opens its input files and lets them go. */
+export interface InputTables {
+  /** Opens a cursor over an input file. */
+  open(file: FileMeta): InternalIterator;
+  /** Lets go of a file whose entries have all been merged. */
+  release(file: FileMeta): void;
+}
+
 /**
  * Merges a compaction's input files into new tables for the next level,
- * dropping what no reader can see. `openTable` opens an input's cursor.
+ * dropping what no reader can see. Level-0 inputs stay open throughout; of
+ * a sorted level's files, one at a time is.
  */
 export function runCompaction(
   job: CompactionJob,
-  openTable: (file: FileMeta) => InternalIterator,
+  inputs: InputTables,
   sink: TableSink,
 ): Promise<FileMeta[] | undefined> {
+  const open = (f: FileMeta) => inputs.open(f);
+  const level = { release: (f: FileMeta) => inputs.release(f) };
   const sources: InternalIterator[] = job.level === 0
-    ? job.inputs.map(openTable)
-    : [new LevelIterator(job.inputs, openTable)];
-  if (job.overlaps.length > 0) sources.push(new LevelIterator(job.overlaps, openTable));
+    ? job.inputs.map(open)
+    : [new LevelIterator(job.inputs, open, level)];
+  if (job.overlaps.length > 0) sources.push(new LevelIterator(job.overlaps, open, level));
   const merge = new MergingIterator(sources, false);
   merge.seekToStart();
   const deeper = new DeeperLevels(new Version(job.levels), job.level + 1);

@@ -16,6 +16,7 @@
 import {
   buildTables,
   type CompactionJob,
+  type InputTables,
   runCompaction,
   type TableSink,
   VersionFilter,
@@ -101,17 +102,30 @@ function flush(request: WorkerRequest, walNumber: number): Promise<FileMeta[] | 
 
 async function run(request: WorkerRequest): Promise<WorkerReply> {
   const { id, dir, job } = request;
-  const tables: Table[] = [];
+  // Open input tables by file number; a file a level walk has passed is closed.
+  const tables = new Map<number, Table>();
   try {
     if (job === undefined) return { id, outputs: await flush(request, request.walNumber!) };
-    const openTable = (f: FileMeta): InternalIterator => {
-      const name = tableName(f.number);
-      const file = fs.openRead(joinPath(dir, name));
-      const table = Table.open(file, { fileNumber: f.number, fileName: joinPath(dir, name) });
-      tables.push(table);
-      return table.iterator();
+    const inputs: InputTables = {
+      open(f: FileMeta): InternalIterator {
+        const name = joinPath(dir, tableName(f.number));
+        const file = fs.openRead(name);
+        let table: Table;
+        try {
+          table = Table.open(file, { fileNumber: f.number, fileName: name });
+        } catch (e) {
+          file.close();
+          throw e;
+        }
+        tables.set(f.number, table);
+        return table.iterator();
+      },
+      release(f: FileMeta): void {
+        tables.get(f.number)?.close();
+        tables.delete(f.number);
+      },
     };
-    const outputs = await runCompaction(job, openTable, sinkFor(request));
+    const outputs = await runCompaction(job, inputs, sinkFor(request));
     return { id, outputs };
   } catch (e) {
     const err = e as { name?: string; message?: string; file?: string; offset?: number };
@@ -125,7 +139,7 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
       },
     };
   } finally {
-    for (const t of tables) t.close();
+    for (const t of tables.values()) t.close();
   }
 }
 

@@ -65,7 +65,7 @@ import { MemTable } from "./memtable.ts";
 import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
 import { SlabCopier } from "./slab_copier.ts";
-import { TableCache, tableName } from "./table_cache.ts";
+import { TableCache, TableLeases, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
 import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC, walName } from "./wal.ts";
@@ -1076,12 +1076,9 @@ export class DB {
     const version = this.#version;
     this.#pin(version);
     this.#addReader(readSeq);
-    const acquired: number[] = [];
-    const openTable = (f: FileMeta): InternalIterator => {
-      const table = this.#tables.acquire(f.number);
-      acquired.push(f.number);
-      return table.iterator();
-    };
+    const leases = new TableLeases(this.#tables);
+    const openTable = (f: FileMeta): InternalIterator => leases.iterator(f.number);
+    const levelOptions = { release: (f: FileMeta) => leases.release(f.number) };
     let released = false;
     // A scan dropped unfinished is released when collected; one closed
     // normally unregisters, so nothing it held stays reachable.
@@ -1090,7 +1087,7 @@ export class DB {
       if (released) return;
       released = true;
       this.#scanRegistry.unregister(token);
-      for (const n of acquired) this.#tables.release(n);
+      leases.releaseAll();
       this.#removeReader(readSeq);
       this.#unpin(version);
     };
@@ -1104,7 +1101,7 @@ export class DB {
       }
       for (let l = 1; l < NUM_LEVELS; l++) {
         const files = version.levels[l].filter((f) => overlapsRange(f, start, end));
-        if (files.length > 0) sources.push(new LevelIterator(files, openTable));
+        if (files.length > 0) sources.push(new LevelIterator(files, openTable, levelOptions));
       }
     } catch (e) {
       // A table that fails to open must not leave the others held.
@@ -1590,15 +1587,14 @@ export class DB {
 
   /** Runs a compaction job on this thread. */
   async #runHere(job: CompactionJob, numbers: number[]): Promise<FileMeta[] | undefined> {
-    const acquired: number[] = [];
+    const leases = new TableLeases(this.#tables);
     try {
-      return await runCompaction(job, (f) => {
-        const t = this.#tables.acquire(f.number);
-        acquired.push(f.number);
-        return t.iterator();
+      return await runCompaction(job, {
+        open: (f) => leases.iterator(f.number),
+        release: (f) => leases.release(f.number),
       }, this.#sink(numbers));
     } finally {
-      for (const n of acquired) this.#tables.release(n);
+      leases.releaseAll();
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * A cursor over one sorted level (1 and up): its files do not overlap, so
- * they are walked one after another, each opened only when reached.
+ * they are walked one after another, each opened only when reached and let
+ * go once the cursor has moved on to another.
  *
  * @module
  */
@@ -8,6 +9,16 @@
 import { compareBytes } from "./coding.ts";
 import type { InternalIterator, Kind } from "./internal_key.ts";
 import type { FileMeta } from "./manifest.ts";
+
+/** Options for a {@linkcode LevelIterator}. */
+export interface LevelIteratorOptions {
+  /**
+   * Called for a file once the cursor has opened another one, so a long walk
+   * holds one file at a time. The file the cursor ends on is not released:
+   * its entries may still be referenced, and the owner lets it go.
+   */
+  release?: (file: FileMeta) => void;
+}
 
 /**
  * Concatenates the iterators of a level's files.
@@ -23,21 +34,35 @@ import type { FileMeta } from "./manifest.ts";
 export class LevelIterator implements InternalIterator {
   #files: readonly FileMeta[];
   #open: (file: FileMeta) => InternalIterator;
+  #release: ((file: FileMeta) => void) | undefined;
   #index = -1;
   #current: InternalIterator | undefined;
+  // The file opened last, held until another one is opened.
+  #held: FileMeta | undefined;
 
   /** Walks `files` (sorted, disjoint), opening each with `open`. */
-  constructor(files: readonly FileMeta[], open: (file: FileMeta) => InternalIterator) {
+  constructor(
+    files: readonly FileMeta[],
+    open: (file: FileMeta) => InternalIterator,
+    options: LevelIteratorOptions = {},
+  ) {
     this.#files = files;
     this.#open = open;
+    this.#release = options.release;
   }
 
   #at(index: number): InternalIterator | undefined {
     if (index !== this.#index) {
       this.#index = index;
-      this.#current = index >= 0 && index < this.#files.length
-        ? this.#open(this.#files[index])
-        : undefined;
+      if (index >= 0 && index < this.#files.length) {
+        const file = this.#files[index];
+        this.#current = this.#open(file);
+        const held = this.#held;
+        this.#held = file;
+        if (held !== undefined) this.#release?.(held);
+      } else {
+        this.#current = undefined;
+      }
     }
     return this.#current;
   }

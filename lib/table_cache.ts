@@ -7,7 +7,7 @@
 
 import { type FileSystem, joinPath } from "./fs.ts";
 import type { BlockCache } from "./sstable/block_cache.ts";
-import { Table } from "./sstable/table_reader.ts";
+import { Table, type TableIterator } from "./sstable/table_reader.ts";
 
 /** The name of table file `n`. */
 export function tableName(n: number): string {
@@ -138,5 +138,62 @@ export class TableCache {
   close(): void {
     for (const slot of this.#slots.values()) slot.table.close();
     this.#slots.clear();
+  }
+}
+
+/**
+ * The tables one reader (a scan, a compaction) holds: each {@linkcode
+ * TableLeases.iterator} acquires its table until {@linkcode
+ * TableLeases.release}, and {@linkcode TableLeases.releaseAll} ends what is
+ * still held.
+ *
+ * @example
+ * ```ts
+ * import { TableCache, TableLeases } from "./table_cache.ts";
+ * import { defaultFileSystem } from "./fs.ts";
+ * const leases = new TableLeases(new TableCache(defaultFileSystem(), "/tmp/db", 100, undefined));
+ * leases.releaseAll(); // nothing held yet
+ * console.log(leases.held); // 0
+ * ```
+ */
+export class TableLeases {
+  #cache: TableCache;
+  // File number → acquisitions not yet released.
+  #held = new Map<number, number>();
+
+  /** Leases tables from `cache`. */
+  constructor(cache: TableCache) {
+    this.#cache = cache;
+  }
+
+  /** How many acquisitions are held. */
+  get held(): number {
+    let n = 0;
+    for (const count of this.#held.values()) n += count;
+    return n;
+  }
+
+  /** A cursor over table `number`, which stays open until released. */
+  iterator(number: number): TableIterator {
+    const table = this.#cache.acquire(number);
+    this.#held.set(number, (this.#held.get(number) ?? 0) + 1);
+    return table.iterator();
+  }
+
+  /** Ends one acquisition of table `number`. */
+  release(number: number): void {
+    const count = this.#held.get(number);
+    if (count === undefined) return;
+    if (count > 1) this.#held.set(number, count - 1);
+    else this.#held.delete(number);
+    this.#cache.release(number);
+  }
+
+  /** Ends every acquisition still held. */
+  releaseAll(): void {
+    for (const [number, count] of this.#held) {
+      for (let i = 0; i < count; i++) this.#cache.release(number);
+    }
+    this.#held.clear();
   }
 }

@@ -7,6 +7,7 @@ import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type DB, open, type OpenOptions } from "../mod.ts";
+import { FaultFileSystem } from "./_fault_fs.ts";
 
 const SMALL: OpenOptions = {
   memtableSize: 8 * 1024,
@@ -206,6 +207,30 @@ describe("background work", () => {
       assert.ok(s.compactions >= 1, `${s.compactions} compactions after ${reads} reads`);
       await db.close();
     });
+  });
+
+  it("scans and compactions of many sorted-level files hold one of them open at a time", async () => {
+    const fs = new FaultFileSystem();
+    const options: OpenOptions = { ...SMALL, fs, maxOpenFiles: 16, compactionWorker: false };
+    const db = await open("/db", { ...options, autoCompaction: false });
+    await fill(db, 0, 6000, "o");
+    await db.compact();
+    const deepest = db.stats().levels[deepestLevel(db)];
+    assert.ok(deepest.files > 40, `only ${deepest.files} files in the deepest level`);
+    const openTables = () => [...fs.openFiles.values()].filter((p) => p.endsWith(".sst")).length;
+    let mostOpen = 0;
+    let seen = 0;
+    for (const { key: k } of db.scan()) {
+      assert.equal(new TextDecoder().decode(k), key(seen++));
+      mostOpen = Math.max(mostOpen, openTables());
+    }
+    assert.equal(seen, 6000);
+    assert.ok(mostOpen <= 16, `${mostOpen} tables open during a scan with maxOpenFiles 16`);
+    // A manual compaction of the whole range merges every file of the level.
+    await db.compact();
+    assert.ok(openTables() <= 16, `${openTables()} tables open after a compaction`);
+    await db.close();
+    assert.deepEqual([...fs.openFiles.values()], []);
   });
 
   it("stats() reports every level and the work done", async () => {

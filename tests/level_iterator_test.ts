@@ -26,11 +26,11 @@ const tables = contents.map((keys) => {
   return m;
 });
 
-function level(opened: number[] = []): LevelIterator {
+function level(opened: number[] = [], released: number[] = []): LevelIterator {
   return new LevelIterator(files, (f) => {
     opened.push(f.number);
     return tables[f.number].iterator();
-  });
+  }, { release: (f) => released.push(f.number) });
 }
 
 function walk(it: LevelIterator, reverse = false): string[] {
@@ -66,5 +66,24 @@ describe("LevelIterator", () => {
     const it = level(opened);
     it.seek(b("e"));
     assert.deepEqual(opened, [1]);
+  });
+  it("releases each file once it has opened the next, never the one it ends on", () => {
+    const opened: number[] = [];
+    const released: number[] = [];
+    const it = level(opened, released);
+    it.seekToFirst();
+    assert.deepEqual(walk(it), ["a", "b", "d", "e", "g"]);
+    assert.deepEqual(opened, [0, 1, 2]);
+    assert.deepEqual(released, [0, 1]);
+  });
+  it("releases as many times as it opened when it comes back to a file", () => {
+    const opened: number[] = [];
+    const released: number[] = [];
+    const it = level(opened, released);
+    it.seek(b("g"));
+    it.seek(b("a"));
+    it.seekToLast();
+    assert.deepEqual(opened, [2, 0, 2]);
+    assert.deepEqual(released, [2, 0]);
   });
 });

@@ -7,7 +7,7 @@ import { defaultFileSystem, joinPath } from "../lib/fs.ts";
 import { KIND_PUT } from "../lib/internal_key.ts";
 import { BlockCache } from "../lib/sstable/block_cache.ts";
 import { TableBuilder } from "../lib/sstable/table_builder.ts";
-import { TableCache, tableName } from "../lib/table_cache.ts";
+import { TableCache, TableLeases, tableName } from "../lib/table_cache.ts";
 
 const fs = defaultFileSystem();
 
@@ -64,6 +64,38 @@ describe("TableCache", () => {
     assert.equal(blocks.pins, 3);
     for (const n of [1, 2, 1]) cache.release(n);
     assert.equal(blocks.pins, 0);
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("TableLeases", () => {
+  it("releases exactly the acquisitions it still holds", () => {
+    const dir = makeTables(3);
+    const blocks = new BlockCache(1 << 20);
+    const cache = new TableCache(fs, dir, 10, blocks);
+    const leases = new TableLeases(cache);
+    for (const n of [1, 2, 2, 3]) leases.iterator(n);
+    leases.release(2);
+    leases.release(3);
+    assert.equal(leases.held, 2);
+    assert.equal(blocks.pins, 2);
+    leases.releaseAll();
+    assert.equal(leases.held, 0);
+    assert.equal(blocks.pins, 0);
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("ignores a release of a table it does not hold", () => {
+    const dir = makeTables(1);
+    const blocks = new BlockCache(1 << 20);
+    const cache = new TableCache(fs, dir, 10, blocks);
+    const other = cache.acquire(1);
+    const leases = new TableLeases(cache);
+    leases.release(1);
+    assert.equal(blocks.pins, 1, "the other holder's pin stays");
+    assert.ok(other.get(new TextEncoder().encode("k1"), 99));
+    cache.release(1);
     cache.close();
     nodeFs.rmSync(dir, { recursive: true });
   });
