@@ -260,7 +260,10 @@ export class ByteReader {
       if (this.pos >= this.end) this.#onError("truncated varint", this.pos);
       const b = this.bytes[this.pos++];
       result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
+      if (b < 0x80) {
+        if (i === 7 && result > Number.MAX_SAFE_INTEGER) break;
+        return result;
+      }
       mul *= 128;
     }
     return this.#onError("varint too long", this.pos);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { crc32c, hash32, readU32, readU64 } from "../coding.ts";
+import { ByteReader, crc32c, hash32, readU32, readU64 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
 import type { RandomAccessFile } from "../fs.ts";
 import {
@@ -229,8 +229,11 @@ export class Table {
     for (it.seekToFirst(); it.valid(); it.next(), i++) {
       const v = it.value();
       const at = indexAt + (v.byteOffset - index.data.byteOffset);
-      const h = decodeHandle(v);
-      if (h === undefined) throw this.#corrupt("malformed block handle in index", at);
+      const reader = new ByteReader(v, (message, offset) => {
+        throw this.#corrupt(`malformed block handle in index: ${message}`, at + offset);
+      });
+      const h = { offset: reader.varint(), size: reader.varint() };
+      if (!reader.done()) throw this.#corrupt("block handle in index has trailing bytes", at);
       this.#checkHandle(h, at);
       if (h.offset < end || h.offset + h.size + BLOCK_TRAILER_SIZE > this.#handles.filter.offset) {
         throw this.#corrupt("data block handles overlap or leave the data area", at);
@@ -290,36 +293,23 @@ export class Table {
   #decodeProperties(b: Uint8Array, at: number): TableProperties {
     const nums = new Map<number, number>();
     const bytes = new Map<number, Uint8Array>();
-    let pos = 0;
-    const varint = (): number => {
-      let result = 0;
-      let mul = 1;
-      for (let i = 0; i < 8; i++) {
-        if (pos >= b.length) throw this.#corrupt("truncated properties block", at + pos);
-        const x = b[pos++];
-        result += (x & 0x7f) * mul;
-        if (x < 0x80) {
-          if (result > Number.MAX_SAFE_INTEGER) break;
-          return result;
-        }
-        mul *= 128;
-      }
-      throw this.#corrupt("bad varint in properties block", at + pos);
-    };
-    while (pos < b.length) {
-      const fieldAt = at + pos;
-      const tag = varint();
+    const reader = new ByteReader(b, (message, offset) => {
+      throw this.#corrupt(`properties block: ${message}`, at + offset);
+    });
+    while (!reader.done()) {
+      const fieldAt = at + reader.pos;
+      const tag = reader.varint();
       const field = Math.floor(tag / 2);
       if (nums.has(field) || bytes.has(field)) {
         throw this.#corrupt(`duplicate property ${field}`, fieldAt);
       }
       if (tag % 2 === 0) {
-        nums.set(field, varint());
+        nums.set(field, reader.varint());
       } else {
-        const len = varint();
-        if (len > b.length - pos) throw this.#corrupt("property overruns its block", fieldAt);
-        bytes.set(field, b.slice(pos, pos + len));
-        pos += len;
+        const len = reader.varint();
+        const from = reader.pos;
+        reader.skip(len);
+        bytes.set(field, b.slice(from, from + len));
       }
     }
     const num = (field: number): number => {
@@ -603,26 +593,6 @@ function keyWord(bytes: Uint8Array, start: number, end: number, p: number): numb
     w = w * 256 + (at < end ? bytes[at] : 0);
   }
   return w;
-}
-
-function decodeHandle(v: Uint8Array): BlockHandle | undefined {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      if (pos >= v.length) return -1;
-      const b = v[pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    return -1;
-  };
-  const offset = varint();
-  const size = varint();
-  if (offset < 0 || size < 0 || pos !== v.length) return undefined;
-  return { offset, size };
 }
 
 /**
