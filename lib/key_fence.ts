@@ -47,12 +47,7 @@ export class KeyFence {
     for (let i = 0; i < keys.length; i++) this.#words[i] = wordAfter(keys[i], p);
   }
 
-  /** How many keys are indexed. */
-  get length(): number {
-    return this.#keys.length;
-  }
-
-  /** The index of the first key ≥ `key`, or `length` when every key is below it. */
+  /** The index of the first key ≥ `key`, or the number of keys when every key is below it. */
   lowerBound(key: Uint8Array): number {
     const n = this.#keys.length;
     const prefix = this.#prefix;

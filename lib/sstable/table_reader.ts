@@ -373,10 +373,16 @@ export class Table {
       else hi = mid;
     }
     // Words order keys strictly where they differ; only entries whose word
-    // equals the target's need their bytes compared.
+    // equals the target's need their bytes compared. There can be many (keys
+    // alike past these bytes), so their end is found by bisection too.
     if (lo === n || words[lo] !== tw) return lo;
     hi = lo + 1;
-    while (hi < n && words[hi] === tw) hi++;
+    let end = n;
+    while (hi < end) {
+      const mid = (hi + end) >>> 1;
+      if (words[mid] === tw) hi = mid + 1;
+      else end = mid;
+    }
     const index = this.#index;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
