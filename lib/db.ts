@@ -1100,7 +1100,7 @@ export class DB {
         if (overlapsRange(f, start, end)) sources.push(openTable(f));
       }
       for (let l = 1; l < NUM_LEVELS; l++) {
-        const files = version.levels[l].filter((f) => overlapsRange(f, start, end));
+        const files = version.filesIn(l, start, end);
         if (files.length > 0) sources.push(new LevelIterator(files, openTable, levelOptions));
       }
     } catch (e) {

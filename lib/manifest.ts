@@ -74,6 +74,15 @@ export class Version {
     this.levels = levels;
   }
 
+  #fence(level: number): KeyFence {
+    let fence = this.#fences[level];
+    if (fence === undefined) {
+      fence = new KeyFence(this.levels[level].map((f) => f.largest));
+      this.#fences[level] = fence;
+    }
+    return fence;
+  }
+
   /**
    * The file of `level` (1 or deeper, where files do not overlap) whose key
    * range holds `key`, if any.
@@ -81,14 +90,30 @@ export class Version {
   fileFor(level: number, key: Uint8Array): FileMeta | undefined {
     const files = this.levels[level];
     if (files.length === 0) return undefined;
-    let fence = this.#fences[level];
-    if (fence === undefined) {
-      fence = new KeyFence(files.map((f) => f.largest));
-      this.#fences[level] = fence;
-    }
-    const i = fence.lowerBound(key);
+    const i = this.#fence(level).lowerBound(key);
     if (i === files.length || compareBytes(key, files[i].smallest) < 0) return undefined;
     return files[i];
+  }
+
+  /**
+   * The files of `level` (1 or deeper) that hold keys in [start, end), an
+   * undefined bound being open: a run of the level found by bisection.
+   */
+  filesIn(level: number, start?: Uint8Array, end?: Uint8Array): readonly FileMeta[] {
+    const files = this.levels[level];
+    if (files.length === 0) return files;
+    const lo = start === undefined ? 0 : this.#fence(level).lowerBound(start);
+    let hi = files.length;
+    if (end !== undefined) {
+      // The first file from lo on that starts at or past the end.
+      let from = lo;
+      while (from < hi) {
+        const mid = (from + hi) >>> 1;
+        if (compareBytes(files[mid].smallest, end) < 0) from = mid + 1;
+        else hi = mid;
+      }
+    }
+    return lo === 0 && hi === files.length ? files : files.slice(lo, hi);
   }
 
   /** A version with no files. */

@@ -68,6 +68,31 @@ describe("Version", () => {
     ]);
     assert.equal(v.fileFor(3, b("a")), undefined, "an empty level");
   });
+  it("lists the files of a sorted level that hold keys in a half-open range", () => {
+    const v = Version.empty().apply({
+      added: [
+        { level: 1, file: file(1, "b", "d") },
+        { level: 1, file: file(2, "f", "h") },
+        { level: 1, file: file(3, "j", "l") },
+      ],
+    });
+    const within = (start?: string, end?: string) =>
+      v.filesIn(
+        1,
+        start === undefined ? undefined : b(start),
+        end === undefined ? undefined : b(end),
+      )
+        .map((f) => f.number);
+    assert.deepEqual(within(), [1, 2, 3]);
+    assert.deepEqual(within("d", "f"), [1], "end is exclusive, start inclusive");
+    assert.deepEqual(within("e", "f"), []);
+    assert.deepEqual(within("e", "f\u0000"), [2]);
+    assert.deepEqual(within("a", "b"), []);
+    assert.deepEqual(within("h"), [2, 3]);
+    assert.deepEqual(within(undefined, "g"), [1, 2]);
+    assert.deepEqual(within("m"), []);
+    assert.deepEqual(v.filesIn(2, b("a")), [], "an empty level");
+  });
   it("rejects an edit that deletes a file that is not live", () => {
     assert.throws(
       () => Version.empty().apply({ deleted: [{ level: 1, number: 9 }] }),
