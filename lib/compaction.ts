@@ -15,12 +15,13 @@
 
 import { setImmediate } from "node:timers";
 import { compareBytes } from "./coding.ts";
-import type { WritableFile } from "./fs.ts";
+import { type FileSystem, joinPath, type WritableFile } from "./fs.ts";
 import { type InternalIterator, type Kind, KIND_DELETE } from "./internal_key.ts";
 import { LevelIterator } from "./level_iterator.ts";
 import { type FileMeta, NUM_LEVELS, Version } from "./manifest.ts";
 import { MergingIterator } from "./merge_iterator.ts";
 import { TableBuilder, type TableProperties } from "./sstable/table_builder.ts";
+import { tableName } from "./table_cache.ts";
 
 /** Tuning of leveled compaction. */
 export interface CompactionOptions {
@@ -344,6 +345,26 @@ export interface TableSink {
   bloomBitsPerKey: number;
   /** Called between slices of work; resolves false to abandon the job. */
   pause?: () => Promise<boolean>;
+}
+
+/**
+ * A sink writing tables named by number into `dir`, with the given table
+ * settings and, optionally, a `pause` between slices of work.
+ */
+export function directorySink(
+  fs: FileSystem,
+  dir: string,
+  numbers: readonly number[],
+  settings: Pick<TableSink, "blockSize" | "bloomBitsPerKey" | "pause">,
+): TableSink {
+  return {
+    create: (n) => fs.openWrite(joinPath(dir, tableName(n))),
+    remove: (n) => fs.remove(joinPath(dir, tableName(n))),
+    numbers: [...numbers],
+    blockSize: settings.blockSize,
+    bloomBitsPerKey: settings.bloomBitsPerKey,
+    pause: settings.pause,
+  };
 }
 
 // Entries merged between two calls to `pause`.

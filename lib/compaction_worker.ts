@@ -16,6 +16,7 @@
 import {
   buildTables,
   type CompactionJob,
+  directorySink,
   type InputTables,
   runCompaction,
   type TableSink,
@@ -82,14 +83,11 @@ const scope = globalThis as unknown as WorkerScope;
 const fs = defaultFileSystem();
 
 function sinkFor(request: WorkerRequest): TableSink {
-  return {
-    create: (n) => fs.openWrite(joinPath(request.dir, tableName(n))),
-    remove: (n) => fs.remove(joinPath(request.dir, tableName(n))),
-    numbers: [...request.numbers],
+  return directorySink(fs, request.dir, request.numbers, {
     blockSize: request.blockSize,
     bloomBitsPerKey: request.bloomBitsPerKey,
     pause: () => Promise.resolve(Atomics.load(request.abort, 0) === 0),
-  };
+  });
 }
 
 /** Reads a frozen memtable's log, sorted, and writes it as one table. */

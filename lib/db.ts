@@ -32,6 +32,7 @@ import {
   type CompactionPlan,
   deepestOverlapping,
   DEFAULT_COMPACTION_OPTIONS,
+  directorySink,
   levelScores,
   levelTargets,
   maxOutputs,
@@ -561,15 +562,7 @@ export class DB {
       const number = nextFileNumber++;
       // The same path as a flush: no snapshot is live yet, so only the
       // newest version of each key is kept.
-      const source = mem.iterator();
-      source.seekToFirst();
-      const outputs = await buildTables(source, new VersionFilter([], () => true), undefined, {
-        create: (n) => fs.openWrite(joinPath(dir, tableName(n))),
-        remove: (n) => fs.remove(joinPath(dir, tableName(n))),
-        numbers: [number],
-        blockSize: settings.blockSize,
-        bloomBitsPerKey: settings.bloomBitsPerKey,
-      });
+      const outputs = await writeMemTable(mem, [], directorySink(fs, dir, [number], settings));
       fs.syncDir(dir);
       edit.added = outputs!.map((file) => ({ level: 0, file }));
       version = version.apply(edit);
@@ -710,7 +703,7 @@ export class DB {
     }
   }
 
-  /** Checks that the database is open and returns whether a write is synced. */
+  /** Checks that the database is open for writes and returns whether a write is synced. */
   #syncOf(options: WriteOptions | undefined): boolean {
     this.#checkWritable();
     if (options === undefined) return this.#settings.sync;
@@ -1508,17 +1501,14 @@ export class DB {
 
   /** A sink writing tables into the database directory, yielding between slices. */
   #sink(numbers: number[]): TableSink {
-    return {
-      create: (n) => this.#fs.openWrite(joinPath(this.#dir, tableName(n))),
-      remove: (n) => this.#fs.remove(joinPath(this.#dir, tableName(n))),
-      numbers: [...numbers],
+    return directorySink(this.#fs, this.#dir, numbers, {
       blockSize: this.#settings.blockSize,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
       pause: async () => {
         await yieldToEventLoop();
         return !this.#closed;
       },
-    };
+    });
   }
 
   /**
@@ -1565,10 +1555,7 @@ export class DB {
     const snapshots = this.#snapshotSeqs();
     const outputs = await this.#inWorker("flush", { walNumber, snapshots, numbers }, settle);
     if (outputs !== WORKER_UNAVAILABLE) return outputs;
-    const source = mem.iterator();
-    source.seekToFirst();
-    const filter = new VersionFilter(snapshots, () => true);
-    return await buildTables(source, filter, undefined, this.#sink(numbers));
+    return await writeMemTable(mem, snapshots, this.#sink(numbers));
   }
 
   #workerClients(): { flush: WorkerClient; compact: WorkerClient } | undefined {
@@ -1783,6 +1770,20 @@ function noop(): void {}
 function overlapsRange(f: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
   return (start === undefined || compareBytes(f.largest, start) >= 0) &&
     (end === undefined || compareBytes(f.smallest, end) < 0);
+}
+
+/**
+ * Writes a memtable as level-0 tables, keeping the versions the snapshots
+ * (ascending sequence numbers) can see.
+ */
+function writeMemTable(
+  mem: MemTable,
+  snapshots: number[],
+  sink: TableSink,
+): Promise<FileMeta[] | undefined> {
+  const source = mem.iterator();
+  source.seekToFirst();
+  return buildTables(source, new VersionFilter(snapshots, () => true), undefined, sink);
 }
 
 /** What a snapshot reads through. @internal */

@@ -194,10 +194,6 @@ export class VisibleIterator {
     this.#done = true;
   }
 
-  #copy(bytes: Uint8Array): Uint8Array {
-    return this.#copier.copy(bytes);
-  }
-
   #nextVisible(): Entry | undefined {
     const merge = this.#merge;
     const readSeq = this.#readSeq;
@@ -211,9 +207,9 @@ export class VisibleIterator {
       }
       if (end !== undefined && compareBytes(key, end) >= 0) return undefined;
       // The newest visible version of this key: older ones must be skipped.
-      const copy = this.#copy(key);
+      const copy = this.#copier.copy(key);
       if (merge.kind() === KIND_PUT) {
-        const value = this.#copy(merge.value());
+        const value = this.#copier.copy(merge.value());
         merge.next();
         this.#skipVersionsOf(copy);
         return { key: copy, value };
@@ -234,7 +230,7 @@ export class VisibleIterator {
     const readSeq = this.#readSeq;
     const start = this.#bounds.start;
     while (merge.valid()) {
-      const key = this.#copy(merge.key());
+      const key = this.#copier.copy(merge.key());
       if (start !== undefined && compareBytes(key, start) < 0) return undefined;
       // Reverse order meets a key's versions oldest first: the last visible
       // one is the newest visible.
@@ -244,7 +240,7 @@ export class VisibleIterator {
         if (merge.seq() <= readSeq) {
           kind = merge.kind();
           value = kind === KIND_PUT ? merge.value() : undefined;
-          if (value !== undefined) value = this.#copy(value);
+          if (value !== undefined) value = this.#copier.copy(value);
         }
         merge.next();
       }

@@ -290,14 +290,12 @@ export function visitBatch(
 /** Decodes a WAL payload; malformed bytes throw {@linkcode CorruptionError}. */
 export function decodeBatch(payload: Uint8Array, fileName: string, offset: number): DecodedBatch {
   const ops: BatchOp[] = [];
-  let firstSeq = 0;
   visitBatch(
     payload,
     0,
     payload.length,
     { fileName, fileOffset: offset },
-    (seq, kind, ks, ke, vs, ve) => {
-      if (ops.length === 0) firstSeq = seq;
+    (_seq, kind, ks, ke, vs, ve) => {
       ops.push({
         kind,
         key: payload.subarray(ks, ke),
@@ -305,6 +303,6 @@ export function decodeBatch(payload: Uint8Array, fileName: string, offset: numbe
       });
     },
   );
-  if (ops.length === 0 && payload.length >= 12) firstSeq = readU64(payload, 0);
-  return { firstSeq, ops };
+  // visitBatch has checked that the header is there.
+  return { firstSeq: readU64(payload, 0), ops };
 }

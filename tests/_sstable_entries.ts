@@ -2,8 +2,14 @@
 
 import assert from "node:assert/strict";
 import type { RandomAccessFile } from "../lib/fs.ts";
-import { type InternalIterator, type Kind, MAX_SEQUENCE } from "../lib/internal_key.ts";
-import { compare } from "./_model.ts";
+import {
+  type InternalIterator,
+  type Kind,
+  KIND_DELETE,
+  KIND_PUT,
+  MAX_SEQUENCE,
+} from "../lib/internal_key.ts";
+import { compare, rng } from "./_model.ts";
 
 export interface Entry {
   key: Uint8Array;
@@ -98,4 +104,48 @@ export function countingFile(
     close: () => inner.close(),
   };
   return { file, reads: () => reads };
+}
+
+// Random entries in internal-key order: keys over a small alphabet (shared
+// prefixes, 0x00 and 0xff bytes, an occasional empty key), one to six
+// versions per key with unique sequence numbers, ~20% tombstones.
+export function randomEntries(
+  seed: number,
+  keyCount: number,
+  seqBase = 0,
+  maxValue = 120,
+): Entry[] {
+  const r = rng(seed);
+  const alphabet = [0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0xfe, 0xff];
+  const seen = new Set<string>();
+  const keys: Uint8Array[] = [];
+  while (keys.length < keyCount) {
+    const len = Math.floor(r() * 12);
+    const key = Uint8Array.from({ length: len }, () => alphabet[Math.floor(r() * alphabet.length)]);
+    const id = key.join(",");
+    if (!seen.has(id)) {
+      seen.add(id);
+      keys.push(key);
+    }
+  }
+  const versions = keys.map(() => 1 + Math.floor(r() * 6));
+  const total = versions.reduce((a, b) => a + b, 0);
+  const seqs = Array.from({ length: total }, (_, i) => seqBase + i + 1);
+  for (let i = seqs.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [seqs[i], seqs[j]] = [seqs[j], seqs[i]];
+  }
+  const out: Entry[] = [];
+  let next = 0;
+  keys.forEach((key, k) => {
+    for (let v = 0; v < versions[k]; v++) {
+      const seq = seqs[next++];
+      const kind: Kind = r() < 0.2 ? KIND_DELETE : KIND_PUT;
+      const value = kind === KIND_DELETE
+        ? new Uint8Array(0)
+        : Uint8Array.from({ length: Math.floor(r() * maxValue) }, () => Math.floor(r() * 256));
+      out.push({ key, seq, kind, value });
+    }
+  });
+  return out.sort(compareEntries);
 }

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { main, VERSION } from "../cli.ts";
 import { open } from "../mod.ts";
 import { runtime, scriptArgs } from "./_spawn.ts";
+import { withTempDir } from "./_temp.ts";
 
 const decoder = new TextDecoder();
 
@@ -53,14 +54,7 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
-  const dir = fs.mkdtempSync(join(os.tmpdir(), "strata-cli-test-"));
-  try {
-    await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => void | Promise<void>) => withTempDir("cli-test", fn);
 
 /** A database under `dir`/db holding `entries` written by import. */
 async function filled(dir: string, entries: [string, string][], batch = 1000): Promise<string> {

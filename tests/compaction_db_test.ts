@@ -4,10 +4,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { type DB, open, type OpenOptions } from "../mod.ts";
 import { FaultFileSystem } from "./_fault_fs.ts";
+import { withTempDir } from "./_temp.ts";
 
 const SMALL: OpenOptions = {
   memtableSize: 8 * 1024,
@@ -25,14 +25,7 @@ const key = (i: number) => `key${String(i).padStart(6, "0")}`;
 const text = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 
-async function withDb(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-compaction-"));
-  try {
-    await fn(dir);
-  } finally {
-    nodeFs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDb = (fn: (dir: string) => Promise<void>) => withTempDir("compaction", fn);
 
 async function fill(db: DB, from: number, to: number, tag: string): Promise<void> {
   for (let i = from; i < to; i++) await db.put(key(i), `${tag}-${i}-${"x".repeat(40)}`);

@@ -3,24 +3,15 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as nodeFs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { open } from "../mod.ts";
+import { withTempDir } from "./_temp.ts";
 
 const key = (i: number) => `key${String(i).padStart(6, "0")}`;
 const value = (i: number, tag: string) => `${tag}-${i}-${"v".repeat(60 + (i % 50))}`;
 const text = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-reads-"));
-  try {
-    await fn(dir);
-  } finally {
-    nodeFs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("reads", fn);
 
 // Enough data for many blocks, with a cache far smaller than it.
 const OPTIONS = { memtableSize: 64 * 1024, blockSize: 1024, blockCacheSize: 128 * 1024 };

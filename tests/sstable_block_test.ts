@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CorruptionError } from "../lib/errors.ts";
-import { type Kind, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
+import { KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
 import { Block, BlockBuilder, BlockIterator } from "../lib/sstable/block.ts";
 import { compare as compareBytes, rng } from "./_model.ts";
 import {
@@ -12,35 +12,9 @@ import {
   type Entry,
   forward,
   lowerBound,
+  randomEntries,
   randomWalk,
 } from "./_sstable_entries.ts";
-
-// Random sorted entries: keys from a small alphabet (so they share
-// prefixes), several versions per key, some tombstones.
-function randomEntries(seed: number, keys: number): Entry[] {
-  const r = rng(seed);
-  const alphabet = [0x00, 0x01, 0x61, 0x62, 0x63, 0xfe, 0xff];
-  const seen = new Set<string>();
-  const out: Entry[] = [];
-  let seq = 1;
-  while (seen.size < keys) {
-    const len = Math.floor(r() * 10);
-    const key = new Uint8Array(len);
-    for (let i = 0; i < len; i++) key[i] = alphabet[Math.floor(r() * alphabet.length)];
-    const id = key.join(",");
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const versions = 1 + Math.floor(r() * 4);
-    for (let v = 0; v < versions; v++) {
-      const kind: Kind = r() < 0.2 ? KIND_DELETE : KIND_PUT;
-      const value = kind === KIND_DELETE
-        ? new Uint8Array(0)
-        : bytes(`v${seq}`.repeat(1 + (seq % 3)));
-      out.push({ key, seq: seq++, kind, value });
-    }
-  }
-  return out.sort(compareEntries);
-}
 
 function build(entries: Entry[], restartInterval = 16): Block {
   const b = new BlockBuilder(restartInterval);
@@ -48,7 +22,6 @@ function build(entries: Entry[], restartInterval = 16): Block {
   return new Block(b.finish().slice());
 }
 
-// Index of the first entry ≥ (key, seq), as the model answer for a seek.
 describe("block", () => {
   const entries = randomEntries(1, 300);
 
