@@ -21,7 +21,6 @@ import {
   prefixSuccessor,
   readU32,
   readU64,
-  varintLength,
   writeU32,
   writeU64,
 } from "./coding.ts";
@@ -78,7 +77,6 @@ import {
   checkValue,
   encodedOpSize,
   encodeOp,
-  type OpVisitor,
   visitBatch,
   WriteBatch,
   type WriteOptions,
@@ -381,19 +379,6 @@ export class DB {
   #queue: PendingWrite[] = [];
   #drainScheduled = false;
   #writesSinceTurn = 0;
-  // Records just encoded here are well formed; a walk error would name this.
-  #walPlace = { fileName: "arena", fileOffset: 0 };
-  // Inserts one logged operation into the active memtable, as a view into the arena.
-  #insertOp: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) => {
-    const arena = this.#arena;
-    this.#mem.add(
-      seq,
-      kind,
-      arena.subarray(keyStart, keyEnd),
-      kind === KIND_PUT ? arena.subarray(valueStart, valueEnd) : EMPTY,
-      this.#newestReaderSeq,
-    );
-  };
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -414,12 +399,14 @@ export class DB {
   #compactionDue = false;
   /**
    * Worker threads, one for flushes and one for compactions, so that a flush
-   * never waits behind a long merge: undefined until needed.
+   * never waits behind a long merge: each started when first needed.
    */
-  #workers: { flush: WorkerClient; compact: WorkerClient } | undefined;
+  #workers: { flush?: WorkerClient; compact?: WorkerClient } = {};
   // Set once a worker died or could not start: later jobs run here. The
   // clients are kept so that close() still stops a job under way in the other.
   #workersFailed = false;
+  // Set once the active memtable has started the flush worker for its flush.
+  #flushWorkerPrepared = false;
   #pointers = new Map<number, Uint8Array>();
   #scanRegistry = new FinalizationRegistry<() => void>((release) => release());
   #stats = {
@@ -457,7 +444,7 @@ export class DB {
     this.#walNumber = recovered.walNumber;
     this.#lastSeq = recovered.lastSeq;
     this.#nextFileNumber = recovered.nextFileNumber;
-    this.#mem = recovered.mem ?? new MemTable({ expectedSize: settings.memtableSize });
+    this.#mem = recovered.mem ?? this.#newMemTable();
     this.#blocks = settings.blockCacheSize > 0
       ? new BlockCache(settings.blockCacheSize)
       : undefined;
@@ -837,19 +824,19 @@ export class DB {
       seq += w.count;
     }
     this.#log(start, total, sync, group.length);
-    let at = start;
-    while (at < pos) {
-      const length = readU32(arena, at + 4);
+    const mem = this.#mem;
+    for (let at = start; at < pos;) {
       const payload = at + RECORD_HEADER_SIZE;
-      this.#lastSeq += visitBatch(arena, payload, payload + length, this.#walPlace, this.#insertOp);
-      at = payload + length;
+      const end = payload + readU32(arena, at + 4);
+      mem.addBatch(arena, payload, end);
+      at = end;
     }
+    this.#lastSeq = seq - 1;
   }
 
   /**
    * {@linkcode DB.#apply} for one unsynced put or delete, with no objects in
-   * between: the key's and value's places in the record are known, so the
-   * record is not walked again to insert it.
+   * between.
    */
   #applyOne(kind: Kind, key: Uint8Array, value: Uint8Array): void {
     this.#switchMemtableIfFull();
@@ -864,9 +851,7 @@ export class DB {
     const end = encodeOp(arena, pos + 12, kind, key, value);
     frameRecord(arena, start, size);
     this.#log(start, total, false, 1);
-    const keyStart = pos + 13 + varintLength(key.length);
-    const valueEnd = kind === KIND_PUT ? end : keyStart + key.length;
-    this.#insertOp(seq, kind, keyStart, keyStart + key.length, valueEnd - value.length, valueEnd);
+    this.#mem.addBatch(arena, pos, end);
     this.#lastSeq = seq;
   }
 
@@ -908,7 +893,16 @@ export class DB {
     // The arena holds every byte logged since the memtable began (its log's
     // size), replaced versions included: count those too, so memory stays bounded.
     const limit = this.#settings.memtableSize;
-    if (this.#mem.approximateSize < limit && this.#wal!.size < limit) return;
+    const size = this.#mem.approximateSize;
+    if (size < limit && this.#wal!.size < limit) {
+      // A worker takes a while to load: start it once a flush is in sight,
+      // so the flush does not wait for it.
+      if (!this.#flushWorkerPrepared && size >= limit / 4) {
+        this.#flushWorkerPrepared = true;
+        this.#worker("flush")?.prepare();
+      }
+      return;
+    }
     try {
       this.#freeze();
     } catch (e) {
@@ -926,9 +920,16 @@ export class DB {
     this.#walDirty = false;
   }
 
+  #newMemTable(): MemTable {
+    return new MemTable({
+      expectedSize: this.#settings.memtableSize,
+      newestReaderSeq: () => this.#newestReaderSeq,
+    });
+  }
+
   /** Freezes the active memtable and starts a new WAL for its successor. */
   #freeze(): void {
-    if (this.#mem.entries === 0) return;
+    if (this.#mem.isEmpty) return;
     const number = this.#nextFileNumber++;
     const wal = LogWriter.create(
       this.#fs.openWrite(joinPath(this.#dir, walName(number))),
@@ -940,7 +941,8 @@ export class DB {
     if (this.#walDirty) this.#syncWal();
     this.#wal!.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
-    this.#mem = new MemTable({ expectedSize: this.#settings.memtableSize });
+    this.#mem = this.#newMemTable();
+    this.#flushWorkerPrepared = false;
     this.#wal = wal;
     this.#walNumber = number;
     this.#walDirSynced = false;
@@ -1194,10 +1196,8 @@ export class DB {
   #harvest(): void {
     const workers = this.#workers;
     let due = this.#compactionDue;
-    if (workers) {
-      if (workers.flush.poll()) due = true;
-      if (workers.compact.poll()) due = true;
-    }
+    if (workers.flush?.poll()) due = true;
+    if (workers.compact?.poll()) due = true;
     if (due) this.#compactNow();
   }
 
@@ -1212,7 +1212,7 @@ export class DB {
       if (
         this.#compactionOwner !== 0 || this.#slotWaiters.length > 0 ||
         this.#manualCompactions > 0 || this.#closed || this.#backgroundError !== undefined ||
-        !this.#settings.autoCompaction || this.#settings.readOnly || !this.#workerClients()
+        !this.#settings.autoCompaction || this.#settings.readOnly || !this.#usesWorkers()
       ) return;
       const plan = pickCompaction(this.#version, this.#settings.compaction, this.#pointers);
       if (plan === undefined) return;
@@ -1530,7 +1530,7 @@ export class DB {
     request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers">,
     settle: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
-    const worker = this.#workerClients()?.[kind];
+    const worker = this.#worker(kind);
     if (worker === undefined) return WORKER_UNAVAILABLE;
     const outputs = await worker.run({
       ...request,
@@ -1558,18 +1558,23 @@ export class DB {
     return await writeMemTable(mem, snapshots, this.#sink(numbers));
   }
 
-  #workerClients(): { flush: WorkerClient; compact: WorkerClient } | undefined {
-    if (this.#workersFailed || !this.#settings.compactionWorker) return undefined;
-    if (this.#workers === undefined) {
-      const flush = WorkerClient.start();
-      const compact = WorkerClient.start();
-      if (!flush || !compact) {
+  #usesWorkers(): boolean {
+    return !this.#workersFailed && this.#settings.compactionWorker;
+  }
+
+  /** The worker for `kind` of job, started now if need be; undefined when none can run. */
+  #worker(kind: "flush" | "compact"): WorkerClient | undefined {
+    if (!this.#usesWorkers()) return undefined;
+    let worker = this.#workers[kind];
+    if (worker === undefined) {
+      worker = WorkerClient.start();
+      if (worker === undefined) {
         this.#workersFailed = true;
         return undefined;
       }
-      this.#workers = { flush, compact };
+      this.#workers[kind] = worker;
     }
-    return this.#workers;
+    return worker;
   }
 
   /** Runs a compaction job on this thread. */
@@ -1736,7 +1741,7 @@ export class DB {
     this.#closed = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#wake();
-    await Promise.all([this.#workers?.flush.stop(), this.#workers?.compact.stop()]);
+    await Promise.all([this.#workers.flush?.stop(), this.#workers.compact?.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();

@@ -14,11 +14,16 @@
  * (the common case: most reads are served by tables) without building the
  * key's string or probing the map, whose memory is scattered.
  *
+ * Logged batches are indexed when the table is next read, not when they
+ * are written: a table that is only written, then flushed from its log,
+ * never builds a key string or a map entry.
+ *
  * @module
  */
 
-import { bytesToKeyString, hash32 } from "./coding.ts";
-import type { Found, InternalIterator, Kind } from "./internal_key.ts";
+import { bytesToKeyString, hash32, readU32 } from "./coding.ts";
+import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
+import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
 // Bytes counted per entry beyond key and value, so the size limit tracks
 // memory rather than payload alone.
@@ -76,7 +81,18 @@ export interface MemTableOptions {
    * it stays correct; its filter just rejects fewer absent keys.
    */
   expectedSize?: number;
+  /**
+   * The newest sequence number a live snapshot or iterator reads at (-1
+   * when there is none), asked when batches added by
+   * {@linkcode MemTable.addBatch} are indexed. Defaults to none.
+   */
+  newestReaderSeq?: () => number;
 }
+
+const EMPTY = new Uint8Array(0);
+// Batches are encoded by this process before they are added, so a walk
+// error can only name the table.
+const BATCH_PLACE = { fileName: "memtable", fileOffset: 0 };
 
 /**
  * A sorted in-memory table of versioned entries.
@@ -99,9 +115,17 @@ export class MemTable {
   #unsorted: Node[] = [];
   #size = 0;
   #entries = 0;
+  // Batches added but not yet indexed: payload i is
+  // pendingBytes[i][pendingStarts[i], pendingEnds[i]).
+  #pendingBytes: Uint8Array[] = [];
+  #pendingStarts: number[] = [];
+  #pendingEnds: number[] = [];
+  #pendingSize = 0;
+  #newestReaderSeq: () => number;
 
   /** Creates an empty table. */
   constructor(options: MemTableOptions = {}) {
+    this.#newestReaderSeq = options.newestReaderSeq ?? (() => -1);
     const entries = (options.expectedSize ?? 1 << 20) / MIN_ENTRY_BYTES;
     let words = MIN_FILTER_WORDS;
     while (words < MAX_FILTER_WORDS && words * 32 < entries * FILTER_BITS_PER_ENTRY) words *= 2;
@@ -114,18 +138,64 @@ export class MemTable {
    * {@linkcode MemTable.get} would find nothing.
    */
   mayContain(hash: number): boolean {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
     const mask = filterMask(hash);
     return (this.#filter[hash >>> this.#filterShift] & mask) === mask;
   }
 
   /** Approximate memory used, in bytes. */
   get approximateSize(): number {
-    return this.#size;
+    return this.#size + this.#pendingSize;
   }
 
   /** Number of versions held. */
   get entries(): number {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
     return this.#entries;
+  }
+
+  /** True when nothing was ever added. */
+  get isEmpty(): boolean {
+    return this.#entries === 0 && this.#pendingStarts.length === 0;
+  }
+
+  /**
+   * Adds every operation of a batch in its log encoding, `bytes[start, end)`
+   * (first sequence number, count, operations; see `write_batch.ts`), which
+   * must be well formed and numbered above every version added before. The
+   * operations are indexed when the table is next read; until then they
+   * are views into `bytes`, which the caller must not change afterwards.
+   */
+  addBatch(bytes: Uint8Array, start: number, end: number): void {
+    this.#pendingBytes.push(bytes);
+    this.#pendingStarts.push(start);
+    this.#pendingEnds.push(end);
+    // Charged as if every operation were a new key; indexing settles it.
+    this.#pendingSize += end - start + readU32(bytes, start + 8) * 2 * ENTRY_OVERHEAD;
+  }
+
+  #indexPending(): void {
+    const all = this.#pendingBytes;
+    const starts = this.#pendingStarts;
+    const ends = this.#pendingEnds;
+    this.#pendingBytes = [];
+    this.#pendingStarts = [];
+    this.#pendingEnds = [];
+    this.#pendingSize = 0;
+    const readerSeq = this.#newestReaderSeq();
+    let bytes: Uint8Array = EMPTY;
+    const insert: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) =>
+      this.#insert(
+        seq,
+        kind,
+        bytes.subarray(keyStart, keyEnd),
+        kind === KIND_PUT ? bytes.subarray(valueStart, valueEnd) : EMPTY,
+        readerSeq,
+      );
+    for (let i = 0; i < all.length; i++) {
+      bytes = all[i];
+      visitBatch(bytes, starts[i], ends[i], BATCH_PLACE, insert);
+    }
   }
 
   /**
@@ -136,6 +206,17 @@ export class MemTable {
    * `value` as given: the caller must not change them afterwards.
    */
   add(
+    seq: number,
+    kind: Kind,
+    key: Uint8Array,
+    value: Uint8Array,
+    newestReaderSeq: number,
+  ): void {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
+    this.#insert(seq, kind, key, value, newestReaderSeq);
+  }
+
+  #insert(
     seq: number,
     kind: Kind,
     key: Uint8Array,
@@ -171,6 +252,7 @@ export class MemTable {
 
   /** The newest version of the key with a sequence number ≤ `readSeq`. */
   get(keyString: string, readSeq: number): Found | undefined {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
     const node = this.#map.get(keyString);
     if (node === undefined) return undefined;
     const more = node.more;
@@ -185,6 +267,7 @@ export class MemTable {
 
   /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
     return new MemTableIterator(this.#index());
   }
 

@@ -145,6 +145,21 @@ export class WorkerClient {
   }
 
   /**
+   * Starts the thread if it is not running, so that a job sent soon does not
+   * wait for it to load; it stops again if none comes.
+   */
+  prepare(): void {
+    if (this.#worker === undefined) {
+      try {
+        this.#worker = this.#spawn();
+      } catch {
+        return;
+      }
+    }
+    this.#armIdle();
+  }
+
+  /**
    * Runs a job; resolves with its outputs, or WORKER_UNAVAILABLE. `settle`,
    * when given, receives the outputs of a successful job as soon as its
    * reply is taken (by the event loop or by {@linkcode WorkerClient.poll}),

@@ -1,8 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bytesToKeyString, hash32 } from "../lib/coding.ts";
+import { bytesToKeyString, hash32, writeU32, writeU64 } from "../lib/coding.ts";
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { MemTable } from "../lib/memtable.ts";
+import { batchBody, WriteBatch } from "../lib/write_batch.ts";
 
 const k = (s: string) => new TextEncoder().encode(s);
 const v = (s: string) => new TextEncoder().encode(s);
@@ -86,6 +87,84 @@ describe("MemTable", () => {
     const before = m.approximateSize;
     m.add(1, KIND_PUT, k("key"), new Uint8Array(1000), -1);
     assert.ok(m.approximateSize >= before + 1000);
+  });
+});
+
+describe("MemTable batches", () => {
+  // `batch` in its log encoding, numbered from `firstSeq`, at `offset` in a larger buffer.
+  function logged(firstSeq: number, batch: WriteBatch, offset = 7): [Uint8Array, number, number] {
+    const body = batchBody(batch);
+    const bytes = new Uint8Array(offset + 12 + body.length + 5);
+    writeU64(bytes, offset, firstSeq);
+    writeU32(bytes, offset + 8, batch.length);
+    bytes.set(body, offset + 12);
+    return [bytes, offset, offset + 12 + body.length];
+  }
+  const value = (m: MemTable, key: string, seq: number) => {
+    const found = m.get(bytesToKeyString(k(key)), seq);
+    return found === undefined ? undefined : found.kind === KIND_PUT ? str(found.value) : "deleted";
+  };
+
+  it("serves every operation of a batch, numbered in order", () => {
+    const m = new MemTable({ newestReaderSeq: () => 100 });
+    m.addBatch(...logged(5, new WriteBatch().put("a", "1").put("b", "2").delete("a")));
+    assert.equal(value(m, "a", 5), "1");
+    assert.equal(value(m, "a", 7), "deleted");
+    assert.equal(value(m, "b", 7), "2");
+    assert.deepEqual(entries(m.iterator()), ["a@7", "a@5", "b@6"]);
+  });
+
+  it("counts a batch in its size before anything reads it", () => {
+    const m = new MemTable();
+    assert.ok(m.isEmpty);
+    m.addBatch(...logged(1, new WriteBatch().put("key", new Uint8Array(1000))));
+    assert.ok(!m.isEmpty);
+    assert.ok(m.approximateSize >= 1000);
+    assert.equal(m.entries, 1);
+  });
+
+  it("passes its filter for every key of a batch not yet read", () => {
+    const m = new MemTable();
+    const batch = new WriteBatch();
+    for (let i = 0; i < 100; i++) batch.put(`key${i}`, "v");
+    m.addBatch(...logged(1, batch));
+    for (let i = 0; i < 100; i++) assert.ok(m.mayContain(hash32(k(`key${i}`))), `key${i}`);
+  });
+
+  it("keeps versions readers can see when the batches are read, not when added", () => {
+    let reader = -1;
+    const m = new MemTable({ newestReaderSeq: () => reader });
+    m.addBatch(...logged(1, new WriteBatch().put("a", "1")));
+    m.addBatch(...logged(2, new WriteBatch().put("a", "2")));
+    reader = 1;
+    assert.equal(value(m, "a", 1), "1");
+    assert.equal(value(m, "a", 2), "2");
+    assert.equal(m.entries, 2);
+  });
+
+  it("replaces versions no reader sees once the batches are read", () => {
+    const m = new MemTable({ newestReaderSeq: () => -1 });
+    m.addBatch(...logged(1, new WriteBatch().put("a", "1")));
+    m.addBatch(...logged(2, new WriteBatch().put("a", "2")));
+    assert.equal(m.entries, 1);
+    assert.equal(value(m, "a", 2), "2");
+  });
+
+  it("orders a batch between the single versions added around it", () => {
+    const m = new MemTable({ newestReaderSeq: () => 10 });
+    m.add(1, KIND_PUT, k("a"), v("1"), 10);
+    m.addBatch(...logged(2, new WriteBatch().put("a", "2")));
+    m.add(3, KIND_PUT, k("a"), v("3"), 10);
+    assert.deepEqual(entries(m.iterator()), ["a@3", "a@2", "a@1"]);
+  });
+
+  it("keeps an iterator made before a batch unchanged", () => {
+    const m = new MemTable();
+    m.addBatch(...logged(1, new WriteBatch().put("b", "1")));
+    const it = m.iterator();
+    m.addBatch(...logged(2, new WriteBatch().put("a", "2").put("c", "3")));
+    assert.deepEqual(entries(it), ["b@1"]);
+    assert.deepEqual(entries(m.iterator()), ["a@2", "b@1", "c@3"]);
   });
 });
 
