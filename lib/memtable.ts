@@ -21,7 +21,7 @@
  * @module
  */
 
-import { bytesToKeyString, hash32, readU32 } from "./coding.ts";
+import { bytesToKeyString, hash32 } from "./coding.ts";
 import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
@@ -170,8 +170,9 @@ export class MemTable {
     this.#pendingBytes.push(bytes);
     this.#pendingStarts.push(start);
     this.#pendingEnds.push(end);
-    // Charged as if every operation were a new key; indexing settles it.
-    this.#pendingSize += end - start + readU32(bytes, start + 8) * 2 * ENTRY_OVERHEAD;
+    // Until indexed, a batch costs its encoding alone; indexing adds the
+    // per-entry cost.
+    this.#pendingSize += end - start;
   }
 
   #indexPending(): void {
