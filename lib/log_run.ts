@@ -82,18 +82,21 @@ export class LogRun {
       const where = { fileName, fileOffset: offsets[i] + RECORD_HEADER_SIZE };
       visitBatch(bytes, start, start + record.length, where, visit);
     });
-    // One string per key lets the engine's native string comparison sort.
-    const keys: string[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      keys[i] = bytesToKeyString(bytes.subarray(keyStart[i], keyStart[i] + keyLength[i]));
-    }
     const order: number[] = new Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
-    order.sort((a, b) => {
-      const ka = keys[a];
-      const kb = keys[b];
-      return ka < kb ? -1 : ka > kb ? 1 : seq[b] - seq[a];
-    });
+    // Keys written in ascending order (a sequential load) need no sort.
+    if (!ascending(bytes, keyStart, keyLength, count)) {
+      // One string per key lets the engine's native string comparison sort.
+      const keys: string[] = new Array(count);
+      for (let i = 0; i < count; i++) {
+        keys[i] = bytesToKeyString(bytes.subarray(keyStart[i], keyStart[i] + keyLength[i]));
+      }
+      order.sort((a, b) => {
+        const ka = keys[a];
+        const kb = keys[b];
+        return ka < kb ? -1 : ka > kb ? 1 : seq[b] - seq[a];
+      });
+    }
     return new LogRun(bytes, { keyStart, keyLength, valueStart, valueLength, seq, kind }, order);
   }
 
@@ -132,4 +135,24 @@ export class LogRun {
     const i = this.#order[this.#pos];
     return this.#bytes.subarray(this.#valueStart[i], this.#valueStart[i] + this.#valueLength[i]);
   }
+}
+
+/** True when each of the `count` keys is greater than the one before it. */
+function ascending(
+  bytes: Uint8Array,
+  keyStart: Int32Array,
+  keyLength: Int32Array,
+  count: number,
+): boolean {
+  for (let i = 1; i < count; i++) {
+    const a = keyStart[i - 1];
+    const b = keyStart[i];
+    const aLength = keyLength[i - 1];
+    const bLength = keyLength[i];
+    const n = aLength < bLength ? aLength : bLength;
+    let j = 0;
+    while (j < n && bytes[a + j] === bytes[b + j]) j++;
+    if (j < n ? bytes[a + j] > bytes[b + j] : aLength >= bLength) return false;
+  }
+  return true;
 }

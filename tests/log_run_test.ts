@@ -75,6 +75,29 @@ describe("LogRun", () => {
     for (run.seekToFirst(); run.valid(); run.next()) got.push(`${[...run.key()]}@${run.seq()}`);
     assert.deepEqual(got, all.map(([k, s]) => `${k}@${s}`));
   });
+  it("yields keys written in ascending order as written", () => {
+    const bytes = logOf([
+      new WriteBatch().put("a", "1").put("ab", "2"),
+      new WriteBatch().put("b", "3"),
+    ]);
+    assert.deepEqual(entries(LogRun.fromLog(bytes, "x.log")), [
+      "97@1:1:49",
+      "97,98@2:1:50",
+      "98@3:1:51",
+    ]);
+  });
+  it("orders a key written twice in a row newest first", () => {
+    const bytes = logOf([new WriteBatch().put("a", "1").put("b", "2").put("b", "3")]);
+    assert.deepEqual(entries(LogRun.fromLog(bytes, "x.log")), [
+      "97@1:1:49",
+      "98@3:1:51",
+      "98@2:1:50",
+    ]);
+  });
+  it("orders a key that extends the one before it, written first", () => {
+    const bytes = logOf([new WriteBatch().put("ab", "1").put("a", "2")]);
+    assert.deepEqual(entries(LogRun.fromLog(bytes, "x.log")), ["97@2:1:50", "97,98@1:1:49"]);
+  });
   it("reports a malformed batch inside an intact record as corruption", () => {
     const b = new WriteBatch().put("a", "1");
     const payload = encodeBatch(b, 1);
