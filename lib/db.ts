@@ -224,6 +224,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const IDLE_COMPACTION_MS = 1000;
 // Writes are encoded into slabs of this size; memtables keep views into them.
 const ARENA_CHUNK = 1024 * 1024;
+// Unsynced log bytes after which the log starts a sync in the background,
+// so the sync at a memtable switch (or a synced write) finds little left
+// to write.
+const WAL_BACKGROUND_SYNC_BYTES = 1024 * 1024;
 
 function checkOptions<T extends object>(options: unknown, what: string): T {
   if (options === undefined) return {} as T;
@@ -371,6 +375,8 @@ export class DB {
   #arena = new Uint8Array(ARENA_CHUNK);
   #arenaPos = 0;
   #walDirty = false;
+  // Unsynced log bytes appended since the last sync was started.
+  #walBytesNotSyncing = 0;
   #walDirSynced = true;
   #lastSeq: number;
   #nextFileNumber: number;
@@ -871,8 +877,16 @@ export class DB {
     const arena = this.#arena;
     try {
       this.#wal!.appendFramed(arena.subarray(start, start + total));
-      if (sync) this.#syncWal();
-      else this.#walDirty = true;
+      if (sync) {
+        this.#syncWal();
+      } else {
+        this.#walDirty = true;
+        this.#walBytesNotSyncing += total;
+        if (this.#walBytesNotSyncing >= WAL_BACKGROUND_SYNC_BYTES) {
+          this.#walBytesNotSyncing = 0;
+          this.#wal!.syncInBackground();
+        }
+      }
     } catch (e) {
       // The log may now end in a partial record; accepting more writes
       // after it would bury it mid-file.
@@ -918,6 +932,7 @@ export class DB {
       this.#walDirSynced = true;
     }
     this.#walDirty = false;
+    this.#walBytesNotSyncing = 0;
   }
 
   #newMemTable(): MemTable {

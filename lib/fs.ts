@@ -36,8 +36,17 @@ export interface WritableFile {
   readonly size: number;
   /** Appends all of `data` at the end of the file. */
   append(data: Uint8Array): void;
-  /** Waits until everything appended is on stable storage (fdatasync). */
+  /**
+   * Waits until everything appended is on stable storage (fdatasync). Throws
+   * if an earlier {@linkcode WritableFile.syncInBackground} failed.
+   */
   sync(): void;
+  /**
+   * Starts writing what was appended so far to stable storage without
+   * waiting for it, so that a later {@linkcode WritableFile.sync} has less
+   * left to do. Optional: without it, only `sync` makes data durable.
+   */
+  syncInBackground?(): void;
   /** Closes the file (without syncing). */
   close(): void;
 }
@@ -170,6 +179,9 @@ class NodeWriteFile implements WritableFile {
     this.#fd = nodeFs.openSync(path, append ? "a" : "w");
     this.size = append ? nodeFs.fstatSync(this.#fd).size : 0;
   }
+  // A failed background sync: the kernel may since have dropped the pages
+  // it could not write, so no later sync may report success.
+  #syncError: unknown;
   append(data: Uint8Array): void {
     let done = 0;
     while (done < data.length) {
@@ -178,7 +190,13 @@ class NodeWriteFile implements WritableFile {
     this.size += data.length;
   }
   sync(): void {
+    if (this.#syncError !== undefined) throw this.#syncError;
     nodeFs.fdatasyncSync(this.#fd);
+  }
+  syncInBackground(): void {
+    nodeFs.fdatasync(this.#fd, (e) => {
+      if (e) this.#syncError ??= e;
+    });
   }
   close(): void {
     if (this.#fd >= 0) nodeFs.closeSync(this.#fd);
@@ -285,6 +303,9 @@ class DenoWriteFile implements WritableFile {
     });
     this.size = append ? this.#file.statSync().size : 0;
   }
+  // A failed background sync: the kernel may since have dropped the pages
+  // it could not write, so no later sync may report success.
+  #syncError: unknown;
   append(data: Uint8Array): void {
     const file = this.#file!;
     let done = 0;
@@ -294,7 +315,13 @@ class DenoWriteFile implements WritableFile {
     this.size += data.length;
   }
   sync(): void {
+    if (this.#syncError !== undefined) throw this.#syncError;
     this.#file!.syncDataSync();
+  }
+  syncInBackground(): void {
+    this.#file!.syncData().catch((e) => {
+      this.#syncError ??= e;
+    });
   }
   close(): void {
     this.#file?.close();

@@ -104,6 +104,14 @@ export class LogWriter {
     this.#file.append(records);
   }
 
+  /**
+   * Starts making the appended records durable without waiting (where the
+   * file supports it); {@linkcode LogWriter.sync} still waits for all.
+   */
+  syncInBackground(): void {
+    this.#file.syncInBackground?.();
+  }
+
   /** Makes every appended record durable. */
   sync(): void {
     this.#file.sync();

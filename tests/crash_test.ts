@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import { CorruptionError, type DB, open, type OpenOptions, StrataError } from "../mod.ts";
+import type { WritableFile } from "../lib/fs.ts";
 import { type CrashMode, FaultFileSystem } from "./_fault_fs.ts";
 import { BUSY_COMPACTION_OPTIONS, checkPrefixState, writeBatch } from "./_workload.ts";
 import { startScript } from "./_spawn.ts";
@@ -425,6 +426,46 @@ describe("power loss (fault-injecting file system)", () => {
       }
     }
     assertNoFailures(failures);
+  });
+});
+
+describe("background log syncs", () => {
+  // Counts the background syncs started on each log file.
+  class CountingFileSystem extends FaultFileSystem {
+    backgroundSyncs = 0;
+    override openWrite(path: string, options?: { append?: boolean }): WritableFile {
+      const file = super.openWrite(path, options);
+      if (!path.endsWith(".log")) return file;
+      return {
+        path: file.path,
+        get size() {
+          return file.size;
+        },
+        append: (data) => file.append(data),
+        sync: () => file.sync(),
+        close: () => file.close(),
+        syncInBackground: () => {
+          this.backgroundSyncs++;
+        },
+      };
+    }
+  }
+  const value = new Uint8Array(1000);
+
+  it("starts a log sync in the background for every MiB of unsynced writes", async () => {
+    const fs = new CountingFileSystem();
+    const db = await open(DIR, { fs, memtableSize: 64 << 20 });
+    for (let i = 0; i < 3500; i++) await db.put(`key${i}`, value);
+    assert.equal(fs.backgroundSyncs, 3);
+    await db.close();
+  });
+
+  it("starts none when every write is synced", async () => {
+    const fs = new CountingFileSystem();
+    const db = await open(DIR, { fs, memtableSize: 64 << 20 });
+    for (let i = 0; i < 1500; i++) await db.put(`key${i}`, value, { sync: true });
+    assert.equal(fs.backgroundSyncs, 0);
+    await db.close();
   });
 });
 

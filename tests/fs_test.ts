@@ -69,6 +69,23 @@ for (const [name, make] of implementations) {
       assert.equal(fs.exists(joinPath(dir, "p/q")), true);
       nodeFs.rmSync(dir, { recursive: true });
     });
+    it("syncs in the background while appends go on, and a later sync covers them all", async () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const w = fs.openWrite(file);
+      w.append(new Uint8Array(100_000).fill(1));
+      w.syncInBackground?.();
+      w.append(new Uint8Array([2, 3]));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      w.sync();
+      w.close();
+      const bytes = fs.readFile(file);
+      assert.equal(bytes.length, 100_002);
+      assert.deepEqual([...bytes.subarray(99_999)], [1, 2, 3]);
+      assert.equal(typeof w.syncInBackground, "function");
+      nodeFs.rmSync(dir, { recursive: true });
+    });
     it("refuses a second lock on the same path until the first is released", () => {
       const fs = make();
       const dir = tempDir();
