@@ -369,6 +369,9 @@ export function directorySink(
 
 // Entries merged between two calls to `pause`.
 const ENTRIES_PER_SLICE = 4096;
+// Bytes of a table written between syncs started in the background, so the
+// sync that finishes the table has little left to wait for.
+const BACKGROUND_SYNC_BYTES = 1024 * 1024;
 
 /** The file description of a finished table. */
 export function fileMetaOf(number: number, p: TableProperties): FileMeta {
@@ -403,7 +406,9 @@ export async function buildTables(
 ): Promise<FileMeta[] | undefined> {
   const outputs: FileMeta[] = [];
   const made: number[] = [];
-  let current: { number: number; builder: TableBuilder; file: WritableFile } | undefined;
+  let current:
+    | { number: number; builder: TableBuilder; file: WritableFile; syncedUpTo: number }
+    | undefined;
   const finish = () => {
     const { number, builder, file } = current!;
     current = undefined;
@@ -452,9 +457,14 @@ export async function buildTables(
               blockSize: sink.blockSize,
               bloomBitsPerKey: sink.bloomBitsPerKey,
             }),
+            syncedUpTo: 0,
           };
         }
         current.builder.add(key, seq, kind, source.value());
+        if (current.file.size - current.syncedUpTo >= BACKGROUND_SYNC_BYTES) {
+          current.syncedUpTo = current.file.size;
+          current.file.syncInBackground?.();
+        }
       }
       source.next();
       if (++count % ENTRIES_PER_SLICE === 0 && sink.pause !== undefined && !(await sink.pause())) {

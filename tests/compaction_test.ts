@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  buildTables,
   DeeperLevels,
   DEFAULT_COMPACTION_OPTIONS,
   levelTargets,
@@ -9,8 +10,10 @@ import {
   planRange,
   VersionFilter,
 } from "../lib/compaction.ts";
+import type { WritableFile } from "../lib/fs.ts";
 import { KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { type FileMeta, Version } from "../lib/manifest.ts";
+import { MemTable } from "../lib/memtable.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 const MiB = 1024 * 1024;
@@ -150,5 +153,48 @@ describe("OutputSplitter", () => {
     assert.equal(s.cutBefore(b("a"), 1), false);
     assert.equal(s.cutBefore(b("c"), 1), false);
     assert.equal(s.cutBefore(b("e"), 1), true);
+  });
+});
+
+describe("buildTables", () => {
+  // An output file that counts its syncs, finished and started in the background.
+  class CountingFile implements WritableFile {
+    readonly path = "out.sst";
+    size = 0;
+    syncs = 0;
+    backgroundSyncs = 0;
+    append(data: Uint8Array): void {
+      this.size += data.length;
+    }
+    sync(): void {
+      this.syncs++;
+    }
+    syncInBackground(): void {
+      this.backgroundSyncs++;
+    }
+    close(): void {}
+  }
+
+  it("starts a sync in the background for each MiB of a table it writes, then syncs it", async () => {
+    const mem = new MemTable();
+    for (let i = 0; i < 3500; i++) {
+      mem.add(i + 1, KIND_PUT, b(`key${String(i).padStart(6, "0")}`), new Uint8Array(1000), -1);
+    }
+    const source = mem.iterator();
+    source.seekToFirst();
+    const files: CountingFile[] = [];
+    const outputs = await buildTables(source, new VersionFilter([], () => true), undefined, {
+      create: () => {
+        files.push(new CountingFile());
+        return files.at(-1)!;
+      },
+      remove: () => {},
+      numbers: [1],
+      blockSize: 4096,
+      bloomBitsPerKey: 10,
+    });
+    assert.equal(outputs?.length, 1);
+    assert.ok(files[0].backgroundSyncs >= 2, `${files[0].backgroundSyncs} background syncs`);
+    assert.equal(files[0].syncs, 1);
   });
 });
