@@ -1582,7 +1582,7 @@ export class DB {
     if (!this.#usesWorkers()) return undefined;
     let worker = this.#workers[kind];
     if (worker === undefined) {
-      worker = WorkerClient.start();
+      worker = WorkerClient.start(kind);
       if (worker === undefined) {
         this.#workersFailed = true;
         return undefined;
