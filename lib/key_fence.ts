@@ -86,10 +86,19 @@ export class KeyFence {
   }
 }
 
-// The WORD_BYTES bytes after `p` as a number, shorter keys padded with zero
-// bytes: a key and its zero-padded extensions get equal words, so ties are
-// resolved by comparing bytes.
-function wordAfter(key: Uint8Array, p: number): number {
+/**
+ * The six bytes of `key` from `p` on as a number (an integer below 2^48),
+ * shorter keys padded with zero bytes: words order keys as their bytes do,
+ * except that a key and its zero-padded extensions get equal words, so ties
+ * must be resolved by comparing bytes.
+ *
+ * @example
+ * ```ts
+ * import { wordAfter } from "./key_fence.ts";
+ * console.log(wordAfter(new Uint8Array([9, 1, 2]), 1)); // 0x010200000000
+ * ```
+ */
+export function wordAfter(key: Uint8Array, p: number): number {
   let w = 0;
   for (let i = p; i < p + WORD_BYTES; i++) w = w * 256 + (i < key.length ? key[i] : 0);
   return w;

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { bytesToKeyString, readU32 } from "./coding.ts";
+import { readU32 } from "./coding.ts";
 import type { Kind } from "./internal_key.ts";
+import { sortedOrder } from "./key_sort.ts";
 import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
@@ -30,7 +31,7 @@ export class LogRun {
   #valueLength: Int32Array;
   #seq: Float64Array;
   #kind: Uint8Array;
-  #order: number[];
+  #order: Int32Array;
   #pos = 0;
 
   private constructor(
@@ -43,7 +44,7 @@ export class LogRun {
       seq: Float64Array;
       kind: Uint8Array;
     },
-    order: number[],
+    order: Int32Array,
   ) {
     this.#bytes = bytes;
     this.#keyStart = fields.keyStart;
@@ -82,20 +83,18 @@ export class LogRun {
       const where = { fileName, fileOffset: offsets[i] + RECORD_HEADER_SIZE };
       visitBatch(bytes, start, start + record.length, where, visit);
     });
-    const order: number[] = new Array(count);
-    for (let i = 0; i < count; i++) order[i] = i;
-    // Keys written in ascending order (a sequential load) need no sort.
-    if (!ascending(bytes, keyStart, keyLength, count)) {
-      // One string per key lets the engine's native string comparison sort.
-      const keys: string[] = new Array(count);
+    let order: Int32Array;
+    if (ascending(bytes, keyStart, keyLength, count)) {
+      // Keys written in ascending order (a sequential load) need no sort.
+      order = new Int32Array(count);
+      for (let i = 0; i < count; i++) order[i] = i;
+    } else {
+      const keys: Uint8Array[] = new Array(count);
       for (let i = 0; i < count; i++) {
-        keys[i] = bytesToKeyString(bytes.subarray(keyStart[i], keyStart[i] + keyLength[i]));
+        keys[i] = bytes.subarray(keyStart[i], keyStart[i] + keyLength[i]);
       }
-      order.sort((a, b) => {
-        const ka = keys[a];
-        const kb = keys[b];
-        return ka < kb ? -1 : ka > kb ? 1 : seq[b] - seq[a];
-      });
+      // Newest version of a key first.
+      order = sortedOrder(keys, (a, b) => seq[b] - seq[a]);
     }
     return new LogRun(bytes, { keyStart, keyLength, valueStart, valueLength, seq, kind }, order);
   }

@@ -23,6 +23,7 @@
 
 import { bytesToKeyString, hash32 } from "./coding.ts";
 import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
+import { sortedOrder } from "./key_sort.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
 // Bytes counted per entry beyond key and value, so the size limit tracks
@@ -53,10 +54,6 @@ function versionCount(node: Node): number {
 // Version i of the node, oldest (0) first.
 function versionAt(node: Node, i: number): Version {
   return i === 0 ? node : node.more![i - 1];
-}
-
-function byKey(a: Node, b: Node): number {
-  return a.keyString < b.keyString ? -1 : 1;
 }
 
 // The least memory an entry is charged, so the most entries per byte of
@@ -274,9 +271,11 @@ export class MemTable {
 
   /** The ordered index, with keys added since the last call merged in. */
   #index(): Node[] {
-    const fresh = this.#unsorted;
-    if (fresh.length === 0) return this.#sorted;
-    fresh.sort(byKey);
+    const added = this.#unsorted;
+    if (added.length === 0) return this.#sorted;
+    const order = sortedOrder(added.map((node) => node.key));
+    const fresh: Node[] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) fresh[i] = added[order[i]];
     const old = this.#sorted;
     // A new array each time: iterators hold on to the one they were made with.
     const merged: Node[] = new Array(old.length + fresh.length);
