@@ -299,10 +299,14 @@ export class WorkerClient {
         new Promise((r) => timer = setTimeout(r, STOP_TIMEOUT_MS)),
       ]);
       clearTimeout(timer);
-      if (this.#pending.size > 0) this.#thread?.end();
     }
-    for (const p of this.#pending) p.resolve(undefined);
-    this.#pending.clear();
+    if (this.#pending.size > 0) {
+      // Abandoned here, before the thread's end would hand them back to be
+      // run on the caller's thread.
+      for (const p of this.#pending) p.resolve(undefined);
+      this.#pending.clear();
+      this.#thread?.end();
+    }
   }
 }
 
