@@ -171,8 +171,17 @@ export interface LevelStats {
 export interface DBStats {
   /** Files and bytes per level. */
   levels: LevelStats[];
-  /** Memtables: the active one's bytes and entries, and the frozen ones waiting for flush. */
-  memtables: { activeBytes: number; activeEntries: number; immutable: number };
+  /**
+   * Memtables: the active one's bytes and entries, the frozen ones waiting
+   * for flush, and the batches all of them hold but have not indexed yet
+   * (the next read, or a pause in writes, indexes them).
+   */
+  memtables: {
+    activeBytes: number;
+    activeEntries: number;
+    immutable: number;
+    unindexedBatches: number;
+  };
   /** The last sequence number used. */
   sequence: number;
   /** Bytes of table files in all levels. */
@@ -222,6 +231,8 @@ type Settings = typeof DEFAULTS & { compaction: CompactionOptions; fs: FileSyste
 const RESOLVED: Promise<void> = Promise.resolve();
 // How long a database must be quiet before level 0 is merged down regardless.
 const IDLE_COMPACTION_MS = 1000;
+// How long writes must pause before the memtables index what they buffered.
+const IDLE_INDEX_MS = 10;
 // Writes are encoded into slabs of this size; memtables keep views into them.
 const ARENA_CHUNK = 1024 * 1024;
 // Unsynced log bytes after which the log starts a sync in the background,
@@ -386,6 +397,7 @@ export class DB {
   #drainScheduled = false;
   #writesSinceTurn = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #indexTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -838,6 +850,7 @@ export class DB {
       at = end;
     }
     this.#lastSeq = seq - 1;
+    this.#armIdleIndexing();
   }
 
   /**
@@ -859,6 +872,7 @@ export class DB {
     this.#log(start, total, false, 1);
     this.#mem.addBatch(arena, pos, end);
     this.#lastSeq = seq;
+    this.#armIdleIndexing();
   }
 
   /** Room for `size` bytes of records in `this.#arena`: returns the offset. */
@@ -1284,6 +1298,27 @@ export class DB {
   }
 
   /**
+   * Memtables index the writes they buffer when next read; once writes
+   * pause, they do it at once, so that the read after a burst of writes
+   * does not wait for all of them.
+   */
+  #armIdleIndexing(): void {
+    if (this.#indexTimer !== undefined) return;
+    const seq = this.#lastSeq;
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      if (this.#closed) return;
+      if (this.#lastSeq !== seq) {
+        this.#armIdleIndexing();
+        return;
+      }
+      this.#mem.index();
+      for (const f of this.#frozen) f.mem.index();
+    }, IDLE_INDEX_MS);
+    unrefTimer(this.#indexTimer);
+  }
+
+  /**
    * Under load, level 0 is compacted only once it holds several files; a
    * database that has gone quiet merges the rest down too, so that at rest
    * it holds no overlapping files and little space is spent on old versions.
@@ -1704,6 +1739,11 @@ export class DB {
       levels,
       memtables: {
         activeBytes: this.#mem.approximateSize,
+        // Counted before activeEntries, which indexes the active memtable.
+        unindexedBatches: this.#frozen.reduce(
+          (n, f) => n + f.mem.unindexedBatches,
+          this.#mem.unindexedBatches,
+        ),
         activeEntries: this.#mem.entries,
         immutable: this.#frozen.length,
       },
@@ -1755,6 +1795,7 @@ export class DB {
     await this.#waitForQueue();
     this.#closed = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#indexTimer !== undefined) clearTimeout(this.#indexTimer);
     this.#wake();
     await Promise.all([this.#workers.flush?.stop(), this.#workers.compact?.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);

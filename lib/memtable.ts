@@ -151,6 +151,16 @@ export class MemTable {
     return this.#entries;
   }
 
+  /** Batches added by {@linkcode MemTable.addBatch} and not yet indexed. */
+  get unindexedBatches(): number {
+    return this.#pendingStarts.length;
+  }
+
+  /** Indexes the batches added since the last read now rather than at the next read. */
+  index(): void {
+    if (this.#pendingStarts.length > 0) this.#indexPending();
+  }
+
   /** True when nothing was ever added. */
   get isEmpty(): boolean {
     return this.#entries === 0 && this.#pendingStarts.length === 0;

@@ -4,6 +4,8 @@ import { bytesToKeyString, hash32, writeU32, writeU64 } from "../lib/coding.ts";
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { MemTable } from "../lib/memtable.ts";
 import { batchBody, WriteBatch } from "../lib/write_batch.ts";
+import { open } from "../mod.ts";
+import { withTempDir } from "./_temp.ts";
 
 const k = (s: string) => new TextEncoder().encode(s);
 const v = (s: string) => new TextEncoder().encode(s);
@@ -198,5 +200,24 @@ describe("MemTable key filter", () => {
   it("rules out every key of an empty table", () => {
     const m = new MemTable();
     for (let i = 0; i < 1000; i++) assert.equal(m.mayContain(absent(i)), false);
+  });
+});
+
+describe("a database's memtables", () => {
+  it("index the writes they buffered once writes pause", async () => {
+    await withTempDir("strata-memtable-", async (dir) => {
+      const db = await open(dir);
+      try {
+        for (let i = 0; i < 100; i++) await db.put(`a${i}`, "v");
+        // Counted before stats() reads the active memtable's entries.
+        assert.equal(db.stats().memtables.unindexedBatches, 100);
+        for (let i = 0; i < 100; i++) await db.put(`b${i}`, "v");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(db.stats().memtables.unindexedBatches, 0);
+        assert.equal(new TextDecoder().decode(await db.get("b99")), "v");
+      } finally {
+        await db.close();
+      }
+    });
   });
 });
