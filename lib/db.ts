@@ -1308,7 +1308,9 @@ export class DB {
     this.#indexTimer = setTimeout(() => {
       this.#indexTimer = undefined;
       if (this.#closed) return;
-      if (this.#lastSeq !== seq) {
+      // Writes waiting for room (a stall) are no pause: the memtables are
+      // about to be flushed, and indexing them would only hold more memory.
+      if (this.#lastSeq !== seq || this.#queue.length > 0) {
         this.#armIdleIndexing();
         return;
       }
