@@ -58,6 +58,11 @@ class WorkerThread {
     return [...WorkerThread.#threads.keys()];
   }
 
+  /** Stops every running thread. */
+  static endAll(): void {
+    for (const thread of [...WorkerThread.#threads.values()]) thread.end();
+  }
+
   #kind: WorkerKind;
   #worker: Worker;
   #port: MessagePort;
@@ -164,6 +169,21 @@ class WorkerThread {
  */
 export function runningWorkerThreads(): WorkerKind[] {
   return WorkerThread.running();
+}
+
+/**
+ * Stops every worker thread now. Jobs under way go back to their databases,
+ * which run them on their own threads; later jobs start new threads.
+ *
+ * @example
+ * ```ts
+ * import { endWorkerThreads, runningWorkerThreads } from "./worker_client.ts";
+ * endWorkerThreads();
+ * console.log(runningWorkerThreads()); // []
+ * ```
+ */
+export function endWorkerThreads(): void {
+  WorkerThread.endAll();
 }
 
 /**

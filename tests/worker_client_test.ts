@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
-import { runningWorkerThreads } from "../lib/worker_client.ts";
+import { endWorkerThreads, runningWorkerThreads } from "../lib/worker_client.ts";
+import { setImmediate } from "node:timers";
 import { withTempDir } from "./_temp.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,6 +54,35 @@ describe("worker threads", () => {
       assert.ok(runningWorkerThreads().includes("flush"));
       await sleep(2300);
       assert.deepEqual(runningWorkerThreads(), []);
+    });
+  });
+
+  it("that die under load leave every write readable, the jobs run by the database itself", async () => {
+    await withTempDir("strata-workers-", async (dir) => {
+      const value = new Uint8Array(200);
+      let db = await open(dir, { memtableSize: 16 * 1024 });
+      try {
+        for (let i = 0; i < 3000; i++) {
+          await db.put(`key${String(i).padStart(5, "0")}`, value);
+          if (i % 500 === 250) {
+            // A turn of the event loop sends the due flush to its thread,
+            // which then dies before it can answer.
+            await new Promise((resolve) => setImmediate(resolve));
+            endWorkerThreads();
+          }
+        }
+        await db.flush();
+      } finally {
+        await db.close();
+      }
+      db = await open(dir);
+      try {
+        let n = 0;
+        for await (const _ of db.scan()) n++;
+        assert.equal(n, 3000);
+      } finally {
+        await db.close();
+      }
     });
   });
 });
