@@ -67,7 +67,7 @@ import { BlockCache } from "./sstable/block_cache.ts";
 import { SlabCopier } from "./slab_copier.ts";
 import { TableCache, TableLeases, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
-import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient } from "./worker_client.ts";
+import { unrefTimer, WORKER_UNAVAILABLE, WorkerClient, type WorkerKind } from "./worker_client.ts";
 import { frameRecord, LogWriter, readLog, RECORD_HEADER_SIZE, WAL_MAGIC, walName } from "./wal.ts";
 import {
   batchBody,
@@ -419,7 +419,7 @@ export class DB {
    * Worker threads, one for flushes and one for compactions, so that a flush
    * never waits behind a long merge: each started when first needed.
    */
-  #workers: { flush?: WorkerClient; compact?: WorkerClient } = {};
+  #workers: Partial<Record<WorkerKind, WorkerClient>> = {};
   // Set once a worker died or could not start: later jobs run here. The
   // clients are kept so that close() still stops a job under way in the other.
   #workersFailed = false;
@@ -1578,7 +1578,7 @@ export class DB {
 
   /** Hands a job to a worker; WORKER_UNAVAILABLE when none can run it. */
   async #inWorker(
-    kind: "flush" | "compact",
+    kind: WorkerKind,
     request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers">,
     settle: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
@@ -1615,7 +1615,7 @@ export class DB {
   }
 
   /** The worker for `kind` of job, started now if need be; undefined when none can run. */
-  #worker(kind: "flush" | "compact"): WorkerClient | undefined {
+  #worker(kind: WorkerKind): WorkerClient | undefined {
     if (!this.#usesWorkers()) return undefined;
     let worker = this.#workers[kind];
     if (worker === undefined) {

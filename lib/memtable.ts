@@ -135,7 +135,7 @@ export class MemTable {
    * {@linkcode MemTable.get} would find nothing.
    */
   mayContain(hash: number): boolean {
-    if (this.#pendingStarts.length > 0) this.#indexPending();
+    this.index();
     const mask = filterMask(hash);
     return (this.#filter[hash >>> this.#filterShift] & mask) === mask;
   }
@@ -147,7 +147,7 @@ export class MemTable {
 
   /** Number of versions held. */
   get entries(): number {
-    if (this.#pendingStarts.length > 0) this.#indexPending();
+    this.index();
     return this.#entries;
   }
 
@@ -192,8 +192,9 @@ export class MemTable {
     this.#pendingSize = 0;
     const readerSeq = this.#newestReaderSeq();
     let bytes: Uint8Array = EMPTY;
+    // The pending lists are empty by now, so add() inserts at once.
     const insert: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) =>
-      this.#insert(
+      this.add(
         seq,
         kind,
         bytes.subarray(keyStart, keyEnd),
@@ -220,17 +221,7 @@ export class MemTable {
     value: Uint8Array,
     newestReaderSeq: number,
   ): void {
-    if (this.#pendingStarts.length > 0) this.#indexPending();
-    this.#insert(seq, kind, key, value, newestReaderSeq);
-  }
-
-  #insert(
-    seq: number,
-    kind: Kind,
-    key: Uint8Array,
-    value: Uint8Array,
-    newestReaderSeq: number,
-  ): void {
+    this.index();
     const keyString = bytesToKeyString(key);
     const node = this.#map.get(keyString);
     if (node !== undefined) {
@@ -260,7 +251,7 @@ export class MemTable {
 
   /** The newest version of the key with a sequence number ≤ `readSeq`. */
   get(keyString: string, readSeq: number): Found | undefined {
-    if (this.#pendingStarts.length > 0) this.#indexPending();
+    this.index();
     const node = this.#map.get(keyString);
     if (node === undefined) return undefined;
     const more = node.more;
@@ -275,7 +266,7 @@ export class MemTable {
 
   /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
-    if (this.#pendingStarts.length > 0) this.#indexPending();
+    this.index();
     return new MemTableIterator(this.#index());
   }
 

@@ -87,13 +87,13 @@ class WorkerThread {
     (channel.port1 as unknown as { unref?: () => void }).unref?.();
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault?.();
-      this.#end();
+      this.end();
     };
     // Let the process exit while the worker idles (where the runtime allows).
     (worker as unknown as { unref?: () => void }).unref?.();
     this.#worker = worker;
     this.#port = channel.port1;
-    this.#armIdle();
+    this.keep();
   }
 
   /** Sends a job; `onReply` receives its reply, or undefined if the thread dies first. */
@@ -104,47 +104,37 @@ class WorkerThread {
     this.#worker.postMessage({ ...request, id });
   }
 
-  /** Takes the replies that have arrived; true when it took one. */
-  poll(): boolean {
-    if (this.#ended || Atomics.load(this.#posted, 0) === this.#taken) return false;
-    let took = false;
+  /** Takes the replies that have arrived. */
+  poll(): void {
+    if (this.#ended || Atomics.load(this.#posted, 0) === this.#taken) return;
     for (;;) {
       const message = receiveMessageOnPort(this.#port as never);
-      if (message === undefined) return took;
+      if (message === undefined) return;
       this.#reply(message.message as WorkerReply);
-      took = true;
     }
-  }
-
-  /** Keeps the thread for another idle period. */
-  keep(): void {
-    this.#armIdle();
-  }
-
-  /** Stops the thread at once; its jobs' owners are told it died. */
-  end(): void {
-    this.#end();
   }
 
   #reply(reply: WorkerReply): void {
     this.#taken++;
     const onReply = this.#jobs.get(reply.id);
     this.#jobs.delete(reply.id);
-    this.#armIdle();
+    this.keep();
     onReply?.(reply);
   }
 
-  #armIdle(): void {
+  /** Keeps the thread, when it has no job, for another idle period. */
+  keep(): void {
     if (this.#idle !== undefined) clearTimeout(this.#idle);
     if (this.#jobs.size > 0) return;
     this.#idle = setTimeout(() => {
       this.#idle = undefined;
-      if (this.#jobs.size === 0) this.#end();
+      if (this.#jobs.size === 0) this.end();
     }, IDLE_MS);
     unrefTimer(this.#idle);
   }
 
-  #end(): void {
+  /** Stops the thread at once; its jobs' owners are told it died. */
+  end(): void {
     if (this.#ended) return;
     this.#ended = true;
     if (WorkerThread.#threads.get(this.#kind) === this) WorkerThread.#threads.delete(this.#kind);

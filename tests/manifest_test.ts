@@ -22,6 +22,16 @@ function file(number: number, smallest: string, largest: string, maxSeq = number
   };
 }
 
+// A version holding only `level`, with one file per [smallest, largest] range, numbered from 1.
+function levelOf(level: number, ...ranges: [string, string][]): Version {
+  return Version.empty().apply({
+    added: ranges.map(([smallest, largest], i) => ({
+      level,
+      file: file(i + 1, smallest, largest),
+    })),
+  });
+}
+
 function tempDir(): string {
   return nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-manifest-"));
 }
@@ -40,20 +50,12 @@ describe("Version", () => {
     assert.deepEqual(v.levels[1].map((f) => f.number), [4, 3]);
   });
   it("finds the files overlapping an inclusive range", () => {
-    const v = Version.empty().apply({
-      added: [{ level: 1, file: file(1, "a", "c") }, { level: 1, file: file(2, "e", "g") }],
-    });
+    const v = levelOf(1, ["a", "c"], ["e", "g"]);
     assert.deepEqual(v.overlapping(1, b("c"), b("e")).map((f) => f.number), [1, 2]);
     assert.deepEqual(v.overlapping(1, b("d"), b("d")).map((f) => f.number), []);
   });
   it("finds the file of a sorted level whose range holds a key, and none in a gap", () => {
-    const v = Version.empty().apply({
-      added: [
-        { level: 2, file: file(1, "a", "c") },
-        { level: 2, file: file(2, "e", "g") },
-        { level: 2, file: file(3, "h", "h") },
-      ],
-    });
+    const v = levelOf(2, ["a", "c"], ["e", "g"], ["h", "h"]);
     const at = (k: string) => v.fileFor(2, b(k))?.number;
     assert.deepEqual(["a", "b", "c", "d", "e", "g", "h", "i", ""].map(at), [
       1,
@@ -69,13 +71,7 @@ describe("Version", () => {
     assert.equal(v.fileFor(3, b("a")), undefined, "an empty level");
   });
   it("lists the files of a sorted level that hold keys in a half-open range", () => {
-    const v = Version.empty().apply({
-      added: [
-        { level: 1, file: file(1, "b", "d") },
-        { level: 1, file: file(2, "f", "h") },
-        { level: 1, file: file(3, "j", "l") },
-      ],
-    });
+    const v = levelOf(1, ["b", "d"], ["f", "h"], ["j", "l"]);
     const within = (start?: string, end?: string) =>
       v.filesIn(
         1,
