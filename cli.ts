@@ -601,6 +601,7 @@ Block cache   ${formatBytes(c.bytes)} of ${
   }, ${c.hits} hits, ${c.misses} misses${
     lookups === 0 ? "" : ` (${((100 * c.hits) / lookups).toFixed(1)}% hit rate)`
   }
+Tables open   ${s.tables.open}, ${s.tables.mapped} read through memory maps
 Readers       ${s.readers}
 (write counters cover this process only)
 `;

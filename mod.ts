@@ -38,5 +38,11 @@ export {
 } from "./lib/db.ts";
 export type { CompactionOptions } from "./lib/compaction.ts";
 export { ClosedError, CorruptionError, LockError, StrataError } from "./lib/errors.ts";
-export type { FileLock, FileSystem, RandomAccessFile, WritableFile } from "./lib/fs.ts";
+export type {
+  FileLock,
+  FileSystem,
+  OpenReadOptions,
+  RandomAccessFile,
+  WritableFile,
+} from "./lib/fs.ts";
 export { MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE } from "./lib/write_batch.ts";

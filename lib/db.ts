@@ -106,6 +106,17 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Table files kept open at most, beyond those in use (default 1000). */
   maxOpenFiles?: number;
+  /**
+   * Read table files through read-only memory maps, as LevelDB does, where
+   * the runtime can call the C library: on Bun, and on Deno with the `ffi`
+   * permission (`--allow-ffi` or `-A`); elsewhere, or with false, through
+   * positional reads (default true). A block read from a map skips a system
+   * call and is still checked. Mapped pages are the operating system's file
+   * cache, counted in the process's resident size but reclaimable. A table
+   * file shrunk by another program while mapped kills the process (SIGBUS)
+   * instead of failing a read.
+   */
+  mmapReads?: boolean;
   /** Target size of a table's data blocks before compression (default 4096). */
   blockSize?: number;
   /** Bloom filter bits per key (default 10, about 1% false positives). */
@@ -208,6 +219,8 @@ export interface DBStats {
   readers: number;
   /** Block cache usage and hit rate. */
   blockCache: { bytes: number; capacity: number; hits: number; misses: number };
+  /** Open table files, and how many of them are read through memory maps. */
+  tables: { open: number; mapped: number };
 }
 
 const DEFAULTS = {
@@ -218,6 +231,7 @@ const DEFAULTS = {
   errorIfExists: false,
   readOnly: false,
   maxOpenFiles: 1000,
+  mmapReads: true,
   blockSize: 4096,
   bloomBitsPerKey: 10,
   maxImmutableMemtables: 2,
@@ -282,6 +296,7 @@ function settingsFrom(options: OpenOptions): Settings {
       "readOnly",
       "autoCompaction",
       "compactionWorker",
+      "mmapReads",
     ] as const
   ) {
     const v = options[name];
@@ -466,7 +481,11 @@ export class DB {
     this.#blocks = settings.blockCacheSize > 0
       ? new BlockCache(settings.blockCacheSize)
       : undefined;
-    this.#tables = new TableCache(this.#fs, dir, settings.maxOpenFiles, this.#blocks);
+    this.#tables = new TableCache(this.#fs, dir, {
+      capacity: settings.maxOpenFiles,
+      blocks: this.#blocks,
+      map: settings.mmapReads,
+    });
   }
 
   /** Opens the database; use {@linkcode open}. @internal */
@@ -1762,6 +1781,7 @@ export class DB {
         hits: this.#blocks?.hits ?? 0,
         misses: this.#blocks?.misses ?? 0,
       },
+      tables: { open: this.#tables.openCount, mapped: this.#tables.mappedCount },
     };
   }
 

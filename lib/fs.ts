@@ -15,6 +15,7 @@ import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { LockError } from "./errors.ts";
+import { type FileMap, mapFile } from "./file_map.ts";
 
 /** A file opened for positional reads. */
 export interface RandomAccessFile {
@@ -24,6 +25,8 @@ export interface RandomAccessFile {
   readonly size: number;
   /** Reads up to `buf.length` bytes at `position`; returns how many were read (fewer only at EOF). */
   read(buf: Uint8Array, position: number): number;
+  /** True when reads copy out of a memory map of the file instead of calling the system. */
+  readonly mapped?: boolean;
   /** Closes the file; further reads throw. */
   close(): void;
 }
@@ -57,10 +60,19 @@ export interface FileLock {
   release(): void;
 }
 
+/** Options of {@linkcode FileSystem.openRead}. */
+export interface OpenReadOptions {
+  /**
+   * Read through a read-only memory map where the runtime can make one (see
+   * `file_map.ts`), for files that never change while open (default false).
+   */
+  map?: boolean;
+}
+
 /** The operations the engine needs from a file system. */
 export interface FileSystem {
   /** Opens an existing file for positional reads. */
-  openRead(path: string): RandomAccessFile;
+  openRead(path: string, options?: OpenReadOptions): RandomAccessFile;
   /** Creates (or truncates) a file for appending; with `append: true` keeps existing bytes. */
   openWrite(path: string, options?: { append?: boolean }): WritableFile;
   /** Reads a whole file. */
@@ -150,12 +162,29 @@ class NodeReadFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
   #fd: number;
-  constructor(path: string) {
+  #map: FileMap | undefined;
+  constructor(path: string, map: boolean) {
     this.path = path;
     this.#fd = nodeFs.openSync(path, "r");
-    this.size = nodeFs.fstatSync(this.#fd).size;
+    try {
+      this.size = nodeFs.fstatSync(this.#fd).size;
+      this.#map = map ? mapFile(this.#fd, this.size) : undefined;
+    } catch (e) {
+      nodeFs.closeSync(this.#fd);
+      throw e;
+    }
+  }
+  get mapped(): boolean {
+    return this.#map !== undefined;
   }
   read(buf: Uint8Array, position: number): number {
+    const map = this.#map;
+    if (map !== undefined) {
+      const end = Math.min(this.size, position + buf.length);
+      if (!(end > position)) return 0;
+      buf.set(map.bytes.subarray(position, end));
+      return end - position;
+    }
     let done = 0;
     while (done < buf.length) {
       const n = nodeFs.readSync(this.#fd, buf, done, buf.length - done, position + done);
@@ -165,6 +194,9 @@ class NodeReadFile implements RandomAccessFile {
     return done;
   }
   close(): void {
+    const map = this.#map;
+    this.#map = undefined;
+    map?.unmap();
     if (this.#fd >= 0) nodeFs.closeSync(this.#fd);
     this.#fd = -1;
   }
@@ -206,9 +238,9 @@ class NodeWriteFile implements WritableFile {
 
 /** The `node:fs` implementation (used on Bun and Node). */
 export class NodeFileSystem implements FileSystem {
-  /** Opens an existing file for positional reads. */
-  openRead(path: string): RandomAccessFile {
-    return new NodeReadFile(path);
+  /** Opens an existing file for positional reads, through a memory map with `map: true`. */
+  openRead(path: string, options: OpenReadOptions = {}): RandomAccessFile {
+    return new NodeReadFile(path, options.map ?? false);
   }
   /** Creates (or truncates, or appends to) a file. */
   openWrite(path: string, options: { append?: boolean } = {}): WritableFile {
@@ -335,10 +367,11 @@ export class DenoFileSystem implements FileSystem {
    * Opens an existing file for positional reads. `Deno.FsFile` has no
    * positional read (a read needs a seek first, and the seek alone cost a
    * third of a block read in measurements), while `node:fs` `readSync` with
-   * a position is a single pread on Deno too; so reads go through it.
+   * a position is a single pread on Deno too; so reads go through it (or
+   * through a memory map, with `map: true`).
    */
-  openRead(path: string): RandomAccessFile {
-    return new NodeReadFile(path);
+  openRead(path: string, options: OpenReadOptions = {}): RandomAccessFile {
+    return new NodeReadFile(path, options.map ?? false);
   }
   /** Creates (or truncates, or appends to) a file. */
   openWrite(path: string, options: { append?: boolean } = {}): WritableFile {

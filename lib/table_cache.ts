@@ -18,6 +18,17 @@ interface Slot {
   table: Table;
   refs: number;
   doomed: boolean;
+  mapped: boolean;
+}
+
+/** Options of a {@linkcode TableCache}. */
+export interface TableCacheOptions {
+  /** Unused tables kept open at most. */
+  capacity: number;
+  /** The cache of data blocks the tables share. */
+  blocks?: BlockCache;
+  /** Read table files through memory maps where the runtime can make them. */
+  map?: boolean;
 }
 
 /**
@@ -27,7 +38,7 @@ interface Slot {
  * ```ts
  * import { TableCache } from "./table_cache.ts";
  * import { defaultFileSystem } from "./fs.ts";
- * const cache = new TableCache(defaultFileSystem(), "/tmp/db", 100, undefined);
+ * const cache = new TableCache(defaultFileSystem(), "/tmp/db", { capacity: 100 });
  * console.log(cache.openCount); // 0
  * ```
  */
@@ -36,19 +47,27 @@ export class TableCache {
   #dir: string;
   #capacity: number;
   #blocks: BlockCache | undefined;
+  #map: boolean;
   #slots = new Map<number, Slot>();
+  #mappedCount = 0;
 
-  /** Keeps at most `capacity` unused tables of `dir` open. */
-  constructor(fs: FileSystem, dir: string, capacity: number, blocks: BlockCache | undefined) {
+  /** Keeps at most `options.capacity` unused tables of `dir` open. */
+  constructor(fs: FileSystem, dir: string, options: TableCacheOptions) {
     this.#fs = fs;
     this.#dir = dir;
-    this.#capacity = capacity;
-    this.#blocks = blocks;
+    this.#capacity = options.capacity;
+    this.#blocks = options.blocks;
+    this.#map = options.map ?? false;
   }
 
   /** Number of open tables. */
   get openCount(): number {
     return this.#slots.size;
+  }
+
+  /** Number of open tables read through memory maps. */
+  get mappedCount(): number {
+    return this.#mappedCount;
   }
 
   /** The slot of table `number`, opened if needed, with `refs` more references. */
@@ -65,15 +84,16 @@ export class TableCache {
       return slot;
     }
     const name = tableName(number);
-    const file = this.#fs.openRead(joinPath(this.#dir, name));
+    const file = this.#fs.openRead(joinPath(this.#dir, name), { map: this.#map });
     try {
       const table = Table.open(file, { fileNumber: number, cache: this.#blocks, fileName: name });
-      slot = { table, refs, doomed: false };
+      slot = { table, refs, doomed: false, mapped: file.mapped ?? false };
     } catch (e) {
       file.close();
       throw e;
     }
     this.#slots.set(number, slot);
+    if (slot.mapped) this.#mappedCount++;
     this.#evict(number);
     return slot;
   }
@@ -83,10 +103,7 @@ export class TableCache {
     if (this.#slots.size <= this.#capacity) return;
     for (const [number, slot] of this.#slots) {
       if (this.#slots.size <= this.#capacity) break;
-      if (slot.refs === 0 && number !== keep) {
-        this.#slots.delete(number);
-        slot.table.close();
-      }
+      if (slot.refs === 0 && number !== keep) this.#close(number, slot);
     }
   }
 
@@ -115,10 +132,7 @@ export class TableCache {
     const slot = this.#slots.get(number);
     if (slot === undefined) return;
     slot.refs--;
-    if (slot.refs === 0 && slot.doomed) {
-      this.#slots.delete(number);
-      slot.table.close();
-    }
+    if (slot.refs === 0 && slot.doomed) this.#close(number, slot);
   }
 
   /** Forgets a deleted file: closes it now, or when its last user releases it. */
@@ -126,18 +140,19 @@ export class TableCache {
     const slot = this.#slots.get(number);
     this.#blocks?.evictFile(number);
     if (slot === undefined) return;
-    if (slot.refs === 0) {
-      this.#slots.delete(number);
-      slot.table.close();
-    } else {
-      slot.doomed = true;
-    }
+    if (slot.refs === 0) this.#close(number, slot);
+    else slot.doomed = true;
+  }
+
+  #close(number: number, slot: Slot): void {
+    this.#slots.delete(number);
+    if (slot.mapped) this.#mappedCount--;
+    slot.table.close();
   }
 
   /** Closes every table. */
   close(): void {
-    for (const slot of this.#slots.values()) slot.table.close();
-    this.#slots.clear();
+    for (const [number, slot] of this.#slots) this.#close(number, slot);
   }
 }
 
@@ -151,7 +166,7 @@ export class TableCache {
  * ```ts
  * import { TableCache, TableLeases } from "./table_cache.ts";
  * import { defaultFileSystem } from "./fs.ts";
- * const leases = new TableLeases(new TableCache(defaultFileSystem(), "/tmp/db", 100, undefined));
+ * const leases = new TableLeases(new TableCache(defaultFileSystem(), "/tmp/db", { capacity: 100 }));
  * leases.releaseAll(); // nothing held yet
  * console.log(leases.held); // 0
  * ```

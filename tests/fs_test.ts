@@ -7,6 +7,7 @@ import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LockError } from "../lib/errors.ts";
+import { canMapFiles } from "../lib/file_map.ts";
 import { DenoFileSystem, type FileSystem, isDeno, joinPath, NodeFileSystem } from "../lib/fs.ts";
 
 const implementations: [string, () => FileSystem][] = [["node:fs", () => new NodeFileSystem()]];
@@ -34,6 +35,40 @@ for (const [name, make] of implementations) {
       assert.equal(r.read(buf, 1), 3);
       assert.deepEqual(buf, new Uint8Array([2, 3, 4]));
       assert.equal(r.read(buf, 4), 1, "a read past the end returns what there is");
+      r.close();
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("reads through a memory map the bytes positional reads see, up to the end", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const bytes = new Uint8Array(10_000).map((_, i) => (i * 7919) >>> 3);
+      nodeFs.writeFileSync(file, bytes);
+      const mapped = fs.openRead(file, { map: true });
+      const plain = fs.openRead(file);
+      assert.equal(mapped.mapped, canMapFiles());
+      assert.equal(plain.mapped ?? false, false);
+      for (const [position, length] of [[0, 10_000], [1, 4096], [9_990, 10], [9_995, 64]]) {
+        const a = new Uint8Array(length).fill(0xee);
+        const b = new Uint8Array(length).fill(0xee);
+        assert.equal(mapped.read(a, position), plain.read(b, position), `length at ${position}`);
+        assert.deepEqual(a, b, `bytes at ${position}`);
+      }
+      assert.equal(mapped.read(new Uint8Array(8), 10_000), 0, "nothing past the end");
+      assert.equal(mapped.read(new Uint8Array(8), 20_000), 0, "nothing far past the end");
+      mapped.close();
+      plain.close();
+      assert.throws(() => mapped.read(new Uint8Array(8), 0), "a read after close");
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("opens an empty file asked to map without a map", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "empty");
+      nodeFs.writeFileSync(file, "");
+      const r = fs.openRead(file, { map: true });
+      assert.equal(r.mapped, false);
+      assert.equal(r.read(new Uint8Array(4), 0), 0);
       r.close();
       nodeFs.rmSync(dir, { recursive: true });
     });

@@ -173,6 +173,9 @@ describe("the store agrees with an in-memory model", () => {
       await runModel(seed, 3000, SMALL);
     });
   }
+  it("over 3000 random operations with positional reads instead of memory maps", async () => {
+    await runModel(5, 3000, { ...SMALL, mmapReads: false });
+  });
   it("over 3000 random operations with default options", async () => {
     await runModel(99, 3000, {});
   });

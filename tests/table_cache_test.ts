@@ -26,7 +26,7 @@ function makeTables(count: number): string {
 describe("TableCache", () => {
   it("keeps at most its capacity of unused tables open", () => {
     const dir = makeTables(5);
-    const cache = new TableCache(fs, dir, 2, undefined);
+    const cache = new TableCache(fs, dir, { capacity: 2 });
     for (let n = 1; n <= 5; n++) cache.get(n);
     assert.equal(cache.openCount, 2);
     cache.close();
@@ -34,7 +34,7 @@ describe("TableCache", () => {
   });
   it("never closes a table in use, even past capacity", () => {
     const dir = makeTables(4);
-    const cache = new TableCache(fs, dir, 1, undefined);
+    const cache = new TableCache(fs, dir, { capacity: 1 });
     const held = [1, 2, 3].map((n) => cache.acquire(n));
     cache.get(4);
     for (const t of held) assert.ok(t.get(new TextEncoder().encode(`k${t.fileNumber}`), 99));
@@ -44,7 +44,7 @@ describe("TableCache", () => {
   });
   it("closes a dropped table only when its last user releases it", () => {
     const dir = makeTables(1);
-    const cache = new TableCache(fs, dir, 10, undefined);
+    const cache = new TableCache(fs, dir, { capacity: 10 });
     const t = cache.acquire(1);
     cache.drop(1);
     assert.ok(t.get(new TextEncoder().encode("k1"), 99), "still readable while held");
@@ -55,7 +55,7 @@ describe("TableCache", () => {
   it("holds a pin on the block cache from each acquire to its release, and none for get", () => {
     const dir = makeTables(2);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, 10, blocks);
+    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
     cache.get(1);
     assert.equal(blocks.pins, 0);
     cache.acquire(1);
@@ -73,7 +73,7 @@ describe("TableLeases", () => {
   it("releases exactly the acquisitions it still holds", () => {
     const dir = makeTables(3);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, 10, blocks);
+    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
     const leases = new TableLeases(cache);
     for (const n of [1, 2, 2, 3]) leases.iterator(n);
     leases.release(2);
@@ -89,7 +89,7 @@ describe("TableLeases", () => {
   it("ignores a release of a table it does not hold", () => {
     const dir = makeTables(1);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, 10, blocks);
+    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
     const other = cache.acquire(1);
     const leases = new TableLeases(cache);
     leases.release(1);

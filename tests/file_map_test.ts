@@ -1,0 +1,65 @@
+// Memory maps of files, and the positional reads that replace them where
+// none can be made.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as nodeFs from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { canMapFiles, mapFile } from "../lib/file_map.ts";
+import { withTempDir } from "./_temp.ts";
+
+describe("memory maps", () => {
+  it("are available on Linux to tests run with every permission", () => {
+    if (process.platform !== "linux") return;
+    assert.equal(canMapFiles(), true);
+  });
+
+  it("show a file's bytes until unmapped", async () => {
+    await withTempDir("map", (dir) => {
+      const path = join(dir, "f");
+      const bytes = new Uint8Array(70_000).map((_, i) => i % 251);
+      nodeFs.writeFileSync(path, bytes);
+      const fd = nodeFs.openSync(path, "r");
+      try {
+        const map = mapFile(fd, bytes.length);
+        if (!canMapFiles()) return assert.equal(map, undefined);
+        assert.ok(map !== undefined);
+        assert.deepEqual(map.bytes, bytes);
+        map.unmap();
+      } finally {
+        nodeFs.closeSync(fd);
+      }
+    });
+  });
+
+  it("are not made of empty files", async () => {
+    await withTempDir("map", (dir) => {
+      const path = join(dir, "empty");
+      nodeFs.writeFileSync(path, "");
+      const fd = nodeFs.openSync(path, "r");
+      assert.equal(mapFile(fd, 0), undefined);
+      nodeFs.closeSync(fd);
+    });
+  });
+
+  it("are not made of a descriptor that names no file", () => {
+    assert.equal(mapFile(1_000_000, 4096), undefined);
+  });
+
+  it("are not made without the ffi permission, and tables are read all the same", async () => {
+    if (!("Deno" in globalThis)) return;
+    await withTempDir("map", (dir) => {
+      const child = new URL("./_unmapped_child.ts", import.meta.url).pathname;
+      const r = spawnSync(
+        process.execPath,
+        ["run", "--quiet", "--allow-read", "--allow-write", child, join(dir, "db")],
+        { encoding: "utf8" },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const seen = JSON.parse(r.stdout.trim().split("\n").pop()!);
+      assert.deepEqual(seen, { canMap: false, found: 100, open: 1, mapped: 0 });
+    });
+  });
+});

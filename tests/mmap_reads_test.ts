@@ -1,0 +1,128 @@
+// Tables read through memory maps (the default where the runtime allows it)
+// and through positional reads (`mmapReads: false`) behave the same.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import { join } from "node:path";
+import { CorruptionError, open, type OpenOptions } from "../mod.ts";
+import { canMapFiles } from "../lib/file_map.ts";
+import { withTempDir } from "./_temp.ts";
+
+const KEYS = 2000;
+const key = (i: number) => `key${String(i).padStart(6, "0")}`;
+const value = (i: number) => `value-${i}-`.repeat(8);
+
+// Writes KEYS keys into two flushed tables and closes the database.
+async function writeTables(dir: string, options: OpenOptions = {}): Promise<void> {
+  const db = await open(dir, { autoCompaction: false, ...options });
+  for (let i = 0; i < KEYS; i++) {
+    await db.put(key(i), value(i));
+    if (i === KEYS / 2) await db.flush();
+  }
+  await db.flush();
+  await db.close();
+}
+
+function tableFiles(dir: string): string[] {
+  return nodeFs.readdirSync(dir).filter((n) => n.endsWith(".sst")).sort();
+}
+
+describe("table reads", () => {
+  for (const mmapReads of [true, false]) {
+    it(`find every key ${mmapReads ? "through memory maps" : "with positional reads"}`, async () => {
+      await withTempDir("mmap", async (dir) => {
+        await writeTables(dir);
+        const db = await open(dir, { mmapReads, blockCacheSize: 0 });
+        try {
+          const decoder = new TextDecoder();
+          for (let i = 0; i < KEYS; i++) {
+            assert.equal(decoder.decode(db.getSync(key(i))), value(i), key(i));
+          }
+          let n = 0;
+          for (const _ of db.scan()) n++;
+          assert.equal(n, KEYS);
+          const { tables } = db.stats();
+          assert.equal(tables.open, 2);
+          assert.equal(tables.mapped, mmapReads && canMapFiles() ? 2 : 0);
+        } finally {
+          await db.close();
+        }
+      });
+    });
+
+    it(
+      `report a flipped byte as corruption naming the table ${
+        mmapReads ? "through memory maps" : "with positional reads"
+      }`,
+      async () => {
+        await withTempDir("mmap", async (dir) => {
+          await writeTables(dir);
+          const name = tableFiles(dir)[0];
+          const path = join(dir, name);
+          const bytes = nodeFs.readFileSync(path);
+          bytes[100] ^= 0x10;
+          nodeFs.writeFileSync(path, bytes);
+          const db = await open(dir, { mmapReads, blockCacheSize: 0 });
+          try {
+            assert.throws(
+              () => {
+                for (let i = 0; i < KEYS; i++) db.getSync(key(i));
+              },
+              (e: unknown) => e instanceof CorruptionError && e.message.includes(name),
+            );
+          } finally {
+            await db.close();
+          }
+        });
+      },
+    );
+  }
+
+  it("report a table cut short before it was opened as corruption, not a crash", async () => {
+    await withTempDir("mmap", async (dir) => {
+      await writeTables(dir);
+      const name = tableFiles(dir)[1];
+      const path = join(dir, name);
+      nodeFs.truncateSync(path, Math.floor(nodeFs.statSync(path).size / 2));
+      const db = await open(dir);
+      try {
+        assert.throws(
+          () => {
+            for (let i = 0; i < KEYS; i++) db.getSync(key(i));
+          },
+          (e: unknown) => e instanceof CorruptionError && e.message.includes(name),
+        );
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  it("release the maps of tables closed to stay within maxOpenFiles", async () => {
+    await withTempDir("mmap", async (dir) => {
+      const db = await open(dir, { autoCompaction: false, maxOpenFiles: 16 });
+      try {
+        for (let t = 0; t < 24; t++) {
+          await db.put(key(t), value(t));
+          await db.flush();
+        }
+        for (let t = 0; t < 24; t++) assert.ok(db.getSync(key(t)) !== undefined);
+        const { tables } = db.stats();
+        assert.ok(tables.open <= 17, `${tables.open} tables open`);
+        assert.equal(tables.mapped, canMapFiles() ? tables.open : 0);
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  it("reject an mmapReads that is not a boolean", async () => {
+    await withTempDir("mmap", async (dir) => {
+      await assert.rejects(
+        open(dir, { mmapReads: 1 as unknown as boolean }),
+        /mmapReads must be a boolean/,
+      );
+    });
+  });
+});
