@@ -59,23 +59,11 @@ export class KeyFence {
     if (key.length < p) return 0;
     const words = this.#words;
     const target = wordAfter(key, p);
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (words[mid] < target) lo = mid + 1;
-      else hi = mid;
-    }
+    let lo = firstWordAtLeast(words, target);
     if (lo === n || words[lo] !== target) return lo;
     // Unequal words order keys where they differ; among equal ones (a run
     // of keys alike in these bytes) the bytes decide.
-    hi = lo + 1;
-    let end = n;
-    while (hi < end) {
-      const mid = (hi + end) >>> 1;
-      if (words[mid] === target) hi = mid + 1;
-      else end = mid;
-    }
+    let hi = endOfWordRun(words, lo);
     const keys = this.#keys;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -84,6 +72,49 @@ export class KeyFence {
     }
     return lo;
   }
+}
+
+/**
+ * The first index of ascending `words` whose word is ≥ `target`, or
+ * `words.length`.
+ *
+ * @example
+ * ```ts
+ * import { firstWordAtLeast } from "./key_fence.ts";
+ * console.log(firstWordAtLeast(new Float64Array([1, 3, 3, 7]), 3)); // 1
+ * ```
+ */
+export function firstWordAtLeast(words: ArrayLike<number>, target: number): number {
+  let lo = 0;
+  let hi = words.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (words[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The index just past the run of ascending `words` equal to `words[at]`,
+ * found by bisection (runs of keys alike in their leading bytes can be long).
+ *
+ * @example
+ * ```ts
+ * import { endOfWordRun } from "./key_fence.ts";
+ * console.log(endOfWordRun(new Float64Array([1, 3, 3, 7]), 1)); // 3
+ * ```
+ */
+export function endOfWordRun(words: ArrayLike<number>, at: number): number {
+  const word = words[at];
+  let lo = at + 1;
+  let hi = words.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (words[mid] === word) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

@@ -267,11 +267,11 @@ export class MemTable {
   /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
     this.index();
-    return new MemTableIterator(this.#index());
+    return new MemTableIterator(this.#sortedNodes());
   }
 
   /** The ordered index, with keys added since the last call merged in. */
-  #index(): Node[] {
+  #sortedNodes(): Node[] {
     const added = this.#unsorted;
     if (added.length === 0) return this.#sorted;
     const order = sortedOrder(added.map((node) => node.key));

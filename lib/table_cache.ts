@@ -49,7 +49,6 @@ export class TableCache {
   #blocks: BlockCache | undefined;
   #map: boolean;
   #slots = new Map<number, Slot>();
-  #mappedCount = 0;
 
   /** Keeps at most `options.capacity` unused tables of `dir` open. */
   constructor(fs: FileSystem, dir: string, options: TableCacheOptions) {
@@ -67,7 +66,9 @@ export class TableCache {
 
   /** Number of open tables read through memory maps. */
   get mappedCount(): number {
-    return this.#mappedCount;
+    let n = 0;
+    for (const slot of this.#slots.values()) if (slot.mapped) n++;
+    return n;
   }
 
   /** The slot of table `number`, opened if needed, with `refs` more references. */
@@ -93,7 +94,6 @@ export class TableCache {
       throw e;
     }
     this.#slots.set(number, slot);
-    if (slot.mapped) this.#mappedCount++;
     this.#evict(number);
     return slot;
   }
@@ -146,7 +146,6 @@ export class TableCache {
 
   #close(number: number, slot: Slot): void {
     this.#slots.delete(number);
-    if (slot.mapped) this.#mappedCount--;
     slot.table.close();
   }
 

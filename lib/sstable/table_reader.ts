@@ -14,6 +14,7 @@
 import { ByteReader, crc32c, hash32, readU32, readU64 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
 import type { RandomAccessFile } from "../fs.ts";
+import { endOfWordRun, firstWordAtLeast } from "../key_fence.ts";
 import {
   type Found,
   type InternalIterator,
@@ -365,24 +366,11 @@ export class Table {
     }
     if (klen < p) return 0;
     const tw = keyWord(key, 0, klen, p);
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (words[mid] < tw) lo = mid + 1;
-      else hi = mid;
-    }
+    let lo = firstWordAtLeast(words, tw);
     // Words order keys strictly where they differ; only entries whose word
-    // equals the target's need their bytes compared. There can be many (keys
-    // alike past these bytes), so their end is found by bisection too.
+    // equals the target's need their bytes compared.
     if (lo === n || words[lo] !== tw) return lo;
-    hi = lo + 1;
-    let end = n;
-    while (hi < end) {
-      const mid = (hi + end) >>> 1;
-      if (words[mid] === tw) hi = mid + 1;
-      else end = mid;
-    }
+    let hi = endOfWordRun(words, lo);
     const index = this.#index;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
