@@ -154,6 +154,39 @@ describe("block", () => {
     }
   });
 
+  it("seeks find every key when restart entries need multi-byte lengths", () => {
+    const big = new Uint8Array(70_000).map((_, i) => i % 251);
+    const list: Entry[] = [
+      { key: big.subarray(0, 130), seq: 2, kind: KIND_PUT, value: bytes("v") },
+      { key: big.subarray(0, 131), seq: 1, kind: KIND_PUT, value: big.subarray(0, 128) },
+      { key: bytes("a"), seq: 3, kind: KIND_PUT, value: big.subarray(0, 127) },
+      { key: bytes("b"), seq: 4, kind: KIND_PUT, value: big.subarray(0, 200) },
+      { key: bytes("c"), seq: 4, kind: KIND_PUT, value: big.subarray(0, 20_000) },
+      { key: bytes("d"), seq: 4, kind: KIND_PUT, value: bytes("d") },
+      { key: bytes("m"), seq: 5, kind: KIND_DELETE, value: new Uint8Array(0) },
+      { key: bytes("z"), seq: 1, kind: KIND_PUT, value: big },
+    ];
+    for (const interval of [1, 2]) {
+      const b = new BlockBuilder(interval);
+      for (const e of list) b.add(e.key, e.seq, e.kind, e.value);
+      const contents = b.finish().slice();
+      for (const checkOrder of [true, false]) {
+        const block = new Block(contents, { checkOrder });
+        for (let r = 0; r < block.numRestarts; r++) {
+          const e = list[r * interval];
+          const at = block.restartKeyStart(r);
+          assert.equal(block.restartKeyLength(r), e.key.length + 8);
+          assert.deepEqual(block.data.subarray(at, at + e.key.length), e.key);
+        }
+        const it = block.iterator();
+        for (const e of list) {
+          it.seek(e.key);
+          assert.deepEqual(current(it), e, `interval ${interval}, checkOrder ${checkOrder}`);
+        }
+      }
+    }
+  });
+
   it("one iterator can be re-pointed at another block", () => {
     const a = build([{ key: bytes("a"), seq: 1, kind: KIND_PUT, value: bytes("1") }]);
     const b = build([{ key: bytes("b"), seq: 2, kind: KIND_PUT, value: bytes("2") }]);

@@ -307,19 +307,17 @@ export interface BlockOptions extends BlockLocation {
 let scratchPrev: Uint8Array = new Uint8Array(256);
 let scratchCur: Uint8Array = new Uint8Array(256);
 
-// Where a block's entries and restart points lie.
-interface BlockLayout {
-  restartsOffset: number;
-  numRestarts: number;
-  entries: number;
-  restarts: readonly number[];
-  restartKeys: readonly number[];
+// The block being validated, named by fail(). Validation is synchronous, so
+// one pair serves every block, and building a block allocates no closure.
+let failFile: string | undefined;
+let failBase = 0;
+
+function fail(message: string, at: number): never {
+  throw new CorruptionError(message, { file: failFile, offset: failBase + at });
 }
 
-type Fail = (message: string, at: number) => never;
-
 // The restart count at the end of the block, checked to fit.
-function restartCount(data: Uint8Array, fail: Fail): number {
+function restartCount(data: Uint8Array): number {
   const size = data.length;
   if (size < 4) fail(`block of ${size} bytes is too short`, 0);
   const num = readU32(data, size - 4);
@@ -327,18 +325,15 @@ function restartCount(data: Uint8Array, fail: Fail): number {
   return num;
 }
 
-// Checks the restart points and their entries only (entries: -1); iterators
-// check every other entry as they decode it.
-function checkRestarts(data: Uint8Array, fail: Fail): BlockLayout {
-  const num = restartCount(data, fail);
+// Checks the restart points and their entries only; iterators check every
+// other entry as they decode it. Nothing is allocated: a block is built on
+// every cache miss.
+function checkRestarts(data: Uint8Array): void {
+  const num = restartCount(data);
   const restartsOffset = data.length - 4 - num * 4;
   if ((num === 0) !== (restartsOffset === 0)) {
     fail("restart points do not match the entries", data.length - 4);
   }
-  // Plain arrays: a typed array costs more to allocate than a whole
-  // restart check, and a block is built on every cache miss.
-  const restarts: number[] = [];
-  const restartKeys: number[] = [];
   let last = -1;
   for (let r = 0; r < num; r++) {
     const start = readU32(data, restartsOffset + r * 4);
@@ -355,28 +350,23 @@ function checkRestarts(data: Uint8Array, fail: Fail): BlockLayout {
     if (klen > restartsOffset - pos || valueLen > restartsOffset - pos - klen) {
       fail("entry overruns the block", start);
     }
-    checkTrailer(data, pos + klen, start, fail);
-    restarts.push(start);
-    restartKeys.push(pos, klen);
+    checkTrailer(data, pos + klen, start);
     last = start;
   }
-  restarts.push(restartsOffset);
-  return { restartsOffset, numRestarts: num, entries: -1, restarts, restartKeys };
 }
 
 // The kind and sequence number of the stored key ending at `end`.
-function checkTrailer(key: Uint8Array, end: number, start: number, fail: Fail): void {
+function checkTrailer(key: Uint8Array, end: number, start: number): void {
   const kind = key[end - 1];
   if (kind !== KIND_DELETE && kind !== KIND_PUT) fail(`unknown entry kind ${kind}`, start);
   if (key[end - 2] > 0x1f) fail("sequence number above 2^53 - 1", start);
 }
 
-// Checks every entry: bounds, restart points, and that keys strictly increase.
-function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
-  const num = restartCount(data, fail);
+// Checks every entry: bounds, restart points, and that keys strictly
+// increase. Returns the number of entries.
+function walkEntries(data: Uint8Array): number {
+  const num = restartCount(data);
   const restartsOffset = data.length - 4 - num * 4;
-  const restarts: number[] = [];
-  const restartKeys: number[] = [];
   let prev = scratchPrev;
   let cur = scratchCur;
   let prevLen = 0;
@@ -396,8 +386,6 @@ function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
     if (start === nextRestart) {
       // Searches skip a restart entry's shared length as the single byte 0.
       if (data[start] !== 0) fail("restart entry shares a prefix", start);
-      restarts.push(start);
-      restartKeys.push(pos, unshared);
       ri++;
       nextRestart = ri < num ? readU32(data, restartsOffset + ri * 4) : -1;
       if (nextRestart !== -1 && nextRestart <= start) fail("restart points out of order", start);
@@ -416,7 +404,7 @@ function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
     }
     copyBytes(cur, 0, prev, 0, shared);
     copyBytes(cur, shared, data, pos, unshared);
-    checkTrailer(cur, klen, start, fail);
+    checkTrailer(cur, klen, start);
     if (entries > 0 && compareStoredKeys(prev, prevLen, cur, klen) >= 0) {
       fail("keys out of order", start);
     }
@@ -430,8 +418,7 @@ function walkEntries(data: Uint8Array, fail: Fail): BlockLayout {
     prevLen = klen;
   }
   if (ri !== num) fail("restart point is not at an entry boundary", restartsOffset + ri * 4);
-  restarts.push(restartsOffset);
-  return { restartsOffset, numRestarts: num, entries, restarts, restartKeys };
+  return entries;
 }
 
 /**
@@ -465,16 +452,6 @@ export class Block {
   readonly file: string | undefined;
   /** The file offset of the block, for errors. */
   readonly offset: number;
-  /**
-   * Offsets of the restart entries, decoded once, plus `restartsOffset` as
-   * a sentinel at index `numRestarts`.
-   */
-  readonly restarts: readonly number[];
-  /**
-   * Offset and length of each restart entry's stored key (pairs), so that
-   * searches compare keys without decoding entry headers.
-   */
-  readonly restartKeys: readonly number[];
 
   /** Validates `data` as a block; `options.file` and `options.offset` name it in errors. */
   constructor(data: Uint8Array, options: BlockOptions = {}) {
@@ -484,19 +461,54 @@ export class Block {
     }
     const file = same?.file ?? options.file;
     const base = same?.offset ?? options.offset ?? 0;
-    const fail = (message: string, at: number): never => {
-      throw new CorruptionError(message, { file, offset: base + at });
-    };
-    const layout: BlockLayout = same ??
-      (options.checkOrder ?? true ? walkEntries(data, fail) : checkRestarts(data, fail));
+    let entries: number;
+    if (same !== undefined) {
+      entries = same.entries;
+    } else {
+      failFile = file;
+      failBase = base;
+      if (options.checkOrder ?? true) {
+        entries = walkEntries(data);
+      } else {
+        checkRestarts(data);
+        entries = -1;
+      }
+    }
+    // Both checks proved the count fits the block.
+    const num = readU32(data, data.length - 4);
     this.data = data;
     this.file = file;
     this.offset = base;
-    this.restartsOffset = layout.restartsOffset;
-    this.numRestarts = layout.numRestarts;
-    this.entries = layout.entries;
-    this.restarts = layout.restarts;
-    this.restartKeys = layout.restartKeys;
+    this.restartsOffset = data.length - 4 - num * 4;
+    this.numRestarts = num;
+    this.entries = entries;
+  }
+
+  /**
+   * The offset of restart entry `i` (0 ≤ i < numRestarts), or
+   * `restartsOffset` for `i = numRestarts`. Read from the block's trailer.
+   */
+  restartOffset(i: number): number {
+    return i < this.numRestarts
+      ? readU32(this.data, this.restartsOffset + i * 4)
+      : this.restartsOffset;
+  }
+
+  /** The offset of restart entry `i`'s stored key; its length is {@linkcode Block.restartKeyLength}. */
+  restartKeyStart(i: number): number {
+    const d = this.data;
+    const at = readU32(d, this.restartsOffset + i * 4) + 1;
+    if (d[at] < 0x80 && d[at + 1] < 0x80) return at + 2;
+    checkedVarint(d, at, this.restartsOffset);
+    checkedVarint(d, varintEnd, this.restartsOffset);
+    return varintEnd;
+  }
+
+  /** The length of restart entry `i`'s stored key (user key and trailer). */
+  restartKeyLength(i: number): number {
+    const d = this.data;
+    const at = readU32(d, this.restartsOffset + i * 4) + 1;
+    return d[at] < 0x80 ? d[at] : checkedVarint(d, at, this.restartsOffset);
   }
 
   /**
@@ -533,8 +545,13 @@ export class Block {
   }
 
   #compareRestart(i: number, key: Uint8Array, seq: number, from: number): number {
-    const rk = this.restartKeys;
-    return compareFrom(this.data, rk[i * 2], rk[i * 2 + 1], key, seq, from);
+    // Restart entries were checked when the block was built: a zero shared
+    // length, then the key and value lengths, then the whole key.
+    const d = this.data;
+    const at = readU32(d, this.restartsOffset + i * 4) + 1;
+    const klen = d[at];
+    if (klen < 0x80 && d[at + 1] < 0x80) return compareFrom(d, at + 2, klen, key, seq, from);
+    return compareFrom(d, this.restartKeyStart(i), this.restartKeyLength(i), key, seq, from);
   }
 
   /** A new iterator over this block. */
@@ -568,7 +585,6 @@ const EMPTY_BLOCK = new Block(new Uint8Array(4));
  */
 export class BlockIterator implements InternalIterator {
   #data: Uint8Array = EMPTY_BLOCK.data;
-  #restarts: readonly number[] = EMPTY_BLOCK.restarts;
   #restartsOffset = 0;
   #numRestarts = 0;
   #block: Block = EMPTY_BLOCK;
@@ -591,7 +607,6 @@ export class BlockIterator implements InternalIterator {
   reset(block: Block): void {
     this.#block = block;
     this.#data = block.data;
-    this.#restarts = block.restarts;
     this.#restartsOffset = block.restartsOffset;
     this.#numRestarts = block.numRestarts;
     this.#cur = -1;
@@ -666,8 +681,8 @@ export class BlockIterator implements InternalIterator {
 
   #toRestart(ri: number): void {
     this.#restartIdx = ri;
-    this.#nextRestart = this.#restarts[ri + 1];
-    this.#parseAt(this.#restarts[ri]);
+    this.#nextRestart = this.#restartAt(ri + 1);
+    this.#parseAt(this.#restartAt(ri));
   }
 
   /** Moves to restart entry `i` (0 ≤ i < numRestarts). */
@@ -760,7 +775,13 @@ export class BlockIterator implements InternalIterator {
 
   #advanceRestart(): void {
     const ri = ++this.#restartIdx;
-    this.#nextRestart = this.#restarts[ri + 1];
+    this.#nextRestart = this.#restartAt(ri + 1);
+  }
+
+  // The offset of restart entry i, or the end of the entries past the last.
+  #restartAt(i: number): number {
+    const end = this.#restartsOffset;
+    return i < this.#numRestarts ? readU32(this.#data, end + i * 4) : end;
   }
 
   /** Moves to the first entry whose user key is ≥ `key` (its newest version). */
@@ -795,8 +816,7 @@ export class BlockIterator implements InternalIterator {
       return;
     }
     let ri = this.#restartIdx;
-    const restarts = this.#restarts;
-    while (ri > 0 && restarts[ri] >= cur) ri--;
+    while (ri > 0 && this.#restartAt(ri) >= cur) ri--;
     this.#toRestart(ri);
     while (this.#next < cur) this.#parseAt(this.#next);
   }

@@ -138,6 +138,8 @@ export class Table {
   // numbers instead of bytes.
   #prefixLen = 0;
   #words: Uint32Array;
+  // Where the first index key's bytes start in the index block.
+  #firstIndexKey = 0;
   #checkIter: BlockIterator = new BlockIterator();
   #handles: { index: BlockHandle; filter: BlockHandle; properties: BlockHandle };
 
@@ -210,16 +212,18 @@ export class Table {
     this.#blockCount = n;
     this.#words = new Uint32Array(n);
     if (n > 0) {
-      const rk = index.restartKeys;
       const d = index.data;
-      const lastAt = rk[(n - 1) * 2];
-      const m = Math.min(rk[1], rk[(n - 1) * 2 + 1]) - KEY_TRAILER_SIZE;
+      const firstAt = index.restartKeyStart(0);
+      const lastAt = index.restartKeyStart(n - 1);
+      const m = Math.min(index.restartKeyLength(0), index.restartKeyLength(n - 1)) -
+        KEY_TRAILER_SIZE;
       let p = 0;
-      while (p < m && d[rk[0] + p] === d[lastAt + p]) p++;
+      while (p < m && d[firstAt + p] === d[lastAt + p]) p++;
       this.#prefixLen = p;
+      this.#firstIndexKey = firstAt;
       for (let j = 0; j < n; j++) {
-        const at = rk[j * 2];
-        this.#words[j] = keyWord(d, at, at + rk[j * 2 + 1] - KEY_TRAILER_SIZE, p);
+        const at = index.restartKeyStart(j);
+        this.#words[j] = keyWord(d, at, at + index.restartKeyLength(j) - KEY_TRAILER_SIZE, p);
       }
     }
     this.#offsets = new Float64Array(n);
@@ -359,7 +363,7 @@ export class Table {
     // is below or above all of them.
     const klen = key.length;
     const d = this.#index.data;
-    const first = this.#index.restartKeys[0];
+    const first = this.#firstIndexKey;
     const m = klen < p ? klen : p;
     for (let i = 0; i < m; i++) {
       if (key[i] !== d[first + i]) return key[i] < d[first + i] ? 0 : n;
