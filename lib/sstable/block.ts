@@ -849,6 +849,16 @@ export class BlockIterator implements InternalIterator {
     return this.#data.subarray(this.#valOff, this.#valOff + this.#valLen);
   }
 
+  /** Where the current entry's value starts in the block's `data`. */
+  valueOffset(): number {
+    return this.#valOff;
+  }
+
+  /** The length of the current entry's value. */
+  valueLength(): number {
+    return this.#valLen;
+  }
+
   /** Compares the current entry's key with (`key`, `seq`); see {@linkcode compareStoredKey}. */
   compareCurrent(key: Uint8Array, seq: number): number {
     return compareStoredKey(this.#key, 0, this.#keyLen, key, seq);
