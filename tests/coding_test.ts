@@ -98,6 +98,13 @@ describe("byte helpers", () => {
     assert.ok(bytesToKeyString(a) < bytesToKeyString(b));
     assert.deepEqual(keyStringToBytes(bytesToKeyString(a)), a);
   });
+  it("convert each key to its own bytes alone, whatever was converted before", () => {
+    const long = new Uint8Array(4096).map((_, i) => 1 + (i % 250));
+    const short = new Uint8Array([0x00, 0xff, 0x80]);
+    assert.equal(bytesToKeyString(long).length, 4096);
+    assert.deepEqual(keyStringToBytes(bytesToKeyString(short)), short);
+    assert.equal(bytesToKeyString(new Uint8Array(0)), "");
+  });
   it("convert long keys to strings in chunks", () => {
     const big = new Uint8Array(10000).map((_, i) => i & 0xff);
     assert.deepEqual(keyStringToBytes(bytesToKeyString(big)), big);
