@@ -15,9 +15,11 @@
  * binary-search the restart points and then scan at most one interval. A
  * block without entries is just `n = 0`.
  *
- * A {@linkcode Block} validates its whole structure once, when it is built
- * from bytes; its iterators can then decode without bounds checks, which is
- * what keeps point lookups and scans cheap.
+ * A {@linkcode Block} validates its restart points (or, when asked, every
+ * entry) once, when it is built from bytes, and keeps nothing but the bytes:
+ * searches read restart offsets from the trailer and restart keys from their
+ * entries in place, so a block costs no decoding beyond the check. Iterators
+ * check the bounds of every other entry as they decode it.
  *
  * @module
  */
@@ -482,16 +484,6 @@ export class Block {
     this.restartsOffset = data.length - 4 - num * 4;
     this.numRestarts = num;
     this.entries = entries;
-  }
-
-  /**
-   * The offset of restart entry `i` (0 ≤ i < numRestarts), or
-   * `restartsOffset` for `i = numRestarts`. Read from the block's trailer.
-   */
-  restartOffset(i: number): number {
-    return i < this.numRestarts
-      ? readU32(this.data, this.restartsOffset + i * 4)
-      : this.restartsOffset;
   }
 
   /** The offset of restart entry `i`'s stored key; its length is {@linkcode Block.restartKeyLength}. */
