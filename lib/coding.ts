@@ -245,7 +245,7 @@ export class ByteReader {
   /** The current read position. */
   pos: number;
   /** The end of the readable range. */
-  readonly end: number;
+  end: number;
   #onError: (message: string, offset: number) => never;
 
   /** Reads `bytes[start, end)`; overruns call `onError`, which must throw. */
@@ -284,6 +284,18 @@ export class ByteReader {
       this.#onError(`length ${n} overruns the record`, this.pos);
     }
     this.pos += n;
+  }
+
+  /**
+   * Reads `bytes[start, end)` next: one reader serves many short records of
+   * the same bytes.
+   */
+  moveTo(start: number, end: number): void {
+    if (!(start >= 0 && start <= end && end <= this.bytes.length)) {
+      throw new RangeError(`range [${start}, ${end}) is outside ${this.bytes.length} bytes`);
+    }
+    this.pos = start;
+    this.end = end;
   }
 
   /** True when every byte has been read. */

@@ -84,6 +84,17 @@ describe("varints", () => {
     });
     assert.throws(() => r.varint(), /truncated varint/);
   });
+  it("a reader moved to another range reads within that range alone", () => {
+    const r = new ByteReader(new Uint8Array([0x05, 0x81, 0x01, 0x07]), (m) => {
+      throw new RangeError(m);
+    });
+    r.moveTo(1, 3);
+    assert.equal(r.varint(), 129);
+    assert.equal(r.done(), true);
+    r.moveTo(1, 2);
+    assert.throws(() => r.varint(), /truncated varint/);
+    assert.throws(() => r.moveTo(2, 5), RangeError);
+  });
 });
 
 describe("byte helpers", () => {

@@ -173,7 +173,7 @@ export class Table {
     }
     const handle = (at: number): BlockHandle => {
       const h = { offset: readU64(footer, at), size: readU32(footer, at + 8) };
-      this.#checkHandle(h, footerAt + at);
+      this.#checkHandle(h.offset, h.size, footerAt + at);
       return h;
     };
     this.#handles = { index: handle(0), filter: handle(12), properties: handle(24) };
@@ -244,17 +244,11 @@ export class Table {
     for (it.seekToFirst(); it.valid(); it.next(), i++) {
       const from = it.valueOffset();
       const at = indexAt + from;
-      reader.pos = from;
+      reader.moveTo(from, from + it.valueLength());
       const offset = reader.varint();
       const size = reader.varint();
-      const valueEnd = from + it.valueLength();
-      if (reader.pos > valueEnd) {
-        throw this.#corrupt("malformed block handle in index: truncated varint", at);
-      }
-      if (reader.pos < valueEnd) {
-        throw this.#corrupt("block handle in index has trailing bytes", at);
-      }
-      this.#checkRange(offset, size, at);
+      if (!reader.done()) throw this.#corrupt("block handle in index has trailing bytes", at);
+      this.#checkHandle(offset, size, at);
       if (offset < end || offset + size + BLOCK_TRAILER_SIZE > this.#handles.filter.offset) {
         throw this.#corrupt("data block handles overlap or leave the data area", at);
       }
@@ -279,11 +273,7 @@ export class Table {
     return new CorruptionError(message, { file: this.fileName, offset });
   }
 
-  #checkHandle(h: BlockHandle, at: number): void {
-    this.#checkRange(h.offset, h.size, at);
-  }
-
-  #checkRange(offset: number, size: number, at: number): void {
+  #checkHandle(offset: number, size: number, at: number): void {
     if (offset + size + BLOCK_TRAILER_SIZE > this.fileSize - FOOTER_SIZE) {
       throw this.#corrupt(`block handle (offset ${offset}, size ${size}) is out of range`, at);
     }
