@@ -15,7 +15,6 @@
  */
 
 import {
-  bytesToKeyString,
   compareBytes,
   hash32,
   prefixSuccessor,
@@ -549,8 +548,7 @@ export class DB {
 
     // Replay the logs not yet flushed into one memtable, then write it as a
     // level-0 table so the old logs can go.
-    // Each log holds about one memtable's worth.
-    const mem = new MemTable({ expectedSize: settings.memtableSize * Math.max(1, wals.length) });
+    const mem = new MemTable();
     for (const n of wals) {
       const path = joinPath(dir, walName(n));
       const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
@@ -970,7 +968,6 @@ export class DB {
 
   #newMemTable(): MemTable {
     return new MemTable({
-      expectedSize: this.#settings.memtableSize,
       newestReaderSeq: () => this.#newestReaderSeq,
     });
   }
@@ -1045,19 +1042,11 @@ export class DB {
   }
 
   #find(key: Uint8Array, readSeq: number): Found | undefined {
-    let found: Found | undefined;
     const hash = hash32(key);
-    let keyString: string | undefined;
-    if (this.#mem.mayContain(hash)) {
-      keyString = bytesToKeyString(key);
-      found = this.#mem.get(keyString, readSeq);
-      if (found !== undefined) return found;
-    }
+    let found = this.#mem.get(key, readSeq, hash);
+    if (found !== undefined) return found;
     for (let i = this.#frozen.length - 1; i >= 0; i--) {
-      const mem = this.#frozen[i].mem;
-      if (!mem.mayContain(hash)) continue;
-      keyString ??= bytesToKeyString(key);
-      found = mem.get(keyString, readSeq);
+      found = this.#frozen[i].mem.get(key, readSeq, hash);
       if (found !== undefined) return found;
     }
     const version = this.#version;

@@ -1,27 +1,26 @@
 /**
  * The memtable: the newest writes, in memory, sorted.
  *
- * Keys are held as one-code-unit-per-byte strings, so that the engine's
- * native string hashing serves point lookups (a `Map`) and its native string
- * sort orders keys. Writes only touch the map: a new key joins an unsorted
- * list, which is sorted and merged into the ordered index when an iterator
- * is next requested. An iterator keeps the index it was made with; keys
- * added later carry sequence numbers above any read it serves. Each key
- * keeps its versions in write order; a version that no reader can see any
- * more is replaced in place, so overwrites do not grow the table.
- *
- * A small bloom filter over the keys answers most lookups of absent keys
- * (the common case: most reads are served by tables) without building the
- * key's string or probing the map, whose memory is scattered.
+ * Entries are not objects: a key or a version is a row of a few typed
+ * arrays, and its bytes stay where they were written (the log arena, or
+ * the arrays handed to {@linkcode MemTable.add}). An open-addressing hash
+ * table over the keys' {@linkcode hash32} serves point lookups, and answers
+ * most lookups of absent keys (the common case: most reads are served by
+ * tables) from one array slot. Writes only touch the hash table: a new key
+ * is sorted into the ordered index when an iterator is next requested. An
+ * iterator keeps the index it was made with; keys added later carry
+ * sequence numbers above any read it serves. Each key chains its versions
+ * from newest to oldest; a version that no reader can see any more is
+ * replaced in place, so overwrites do not grow the table.
  *
  * Logged batches are indexed when the table is next read, not when they
  * are written: a table that is only written, then flushed from its log,
- * never builds a key string or a map entry.
+ * never indexes a key.
  *
  * @module
  */
 
-import { bytesToKeyString, hash32 } from "./coding.ts";
+import { hash32, readU32 } from "./coding.ts";
 import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
 import { sortedOrder } from "./key_sort.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
@@ -29,55 +28,11 @@ import { type OpVisitor, visitBatch } from "./write_batch.ts";
 // Bytes counted per entry beyond key and value, so the size limit tracks
 // memory rather than payload alone.
 const ENTRY_OVERHEAD = 48;
-
-/** One version of a key. */
-interface Version {
-  seq: number;
-  kind: Kind;
-  value: Uint8Array;
-}
-
-// A key and its oldest version; most keys have only the one, which then
-// costs no further allocation. Newer versions follow in `more`, oldest
-// first: appends never move a version an iterator stands on.
-interface Node extends Version {
-  readonly keyString: string;
-  readonly key: Uint8Array;
-  more: Version[] | undefined;
-}
-
-function versionCount(node: Node): number {
-  const more = node.more;
-  return more === undefined ? 1 : more.length + 1;
-}
-
-// Version i of the node, oldest (0) first.
-function versionAt(node: Node, i: number): Version {
-  return i === 0 ? node : node.more![i - 1];
-}
-
-// The least memory an entry is charged, so the most entries per byte of
-// limit, for sizing the filter.
-const MIN_ENTRY_BYTES = 2 * ENTRY_OVERHEAD;
-// Filter bits per entry of a full memtable; with three bits set within one
-// 32-bit word, about 0.5% of absent keys pass.
-const FILTER_BITS_PER_ENTRY = 16;
-const MIN_FILTER_WORDS = 64;
-const MAX_FILTER_WORDS = 1 << 20;
-
-// The three bits a key with this hash sets in its filter word.
-function filterMask(hash: number): number {
-  return (1 << (hash & 31)) | (1 << ((hash >>> 5) & 31)) | (1 << ((hash >>> 10) & 31));
-}
+const NONE = -1;
+const FIRST_CAPACITY = 256;
 
 /** Options for a {@linkcode MemTable}. */
 export interface MemTableOptions {
-  /**
-   * The size (in {@linkcode MemTable.approximateSize} bytes) the table is
-   * expected to reach, which sizes its key filter. A table that grows past
-   * it stays correct; its filter just rejects fewer absent keys.
-   */
-  expectedSize?: number;
   /**
    * The newest sequence number a live snapshot or iterator reads at (-1
    * when there is none), asked when batches added by
@@ -91,6 +46,117 @@ const EMPTY = new Uint8Array(0);
 // error can only name the table.
 const BATCH_PLACE = { fileName: "memtable", fileOffset: 0 };
 
+function grown<A extends Int32Array | Float64Array | Uint8Array>(array: A, length: number): A {
+  const bigger = new (array.constructor as new (length: number) => A)(length);
+  (bigger as Uint8Array).set(array as Uint8Array);
+  return bigger;
+}
+
+/**
+ * The rows of a memtable. Bytes live in `chunks`; a key or a version names
+ * its chunk by number and its bytes by start and length.
+ */
+class Rows {
+  chunks: Uint8Array[] = [];
+  keys = 0;
+  keyChunk = new Int32Array(FIRST_CAPACITY);
+  keyStart = new Int32Array(FIRST_CAPACITY);
+  keyLength = new Int32Array(FIRST_CAPACITY);
+  keyHash = new Int32Array(FIRST_CAPACITY);
+  // The key's newest version.
+  keyNewest = new Int32Array(FIRST_CAPACITY);
+  versions = 0;
+  valueChunk = new Int32Array(FIRST_CAPACITY);
+  valueStart = new Int32Array(FIRST_CAPACITY);
+  valueLength = new Int32Array(FIRST_CAPACITY);
+  seq = new Float64Array(FIRST_CAPACITY);
+  kind = new Uint8Array(FIRST_CAPACITY);
+  // The next older version of the same key, or NONE.
+  older = new Int32Array(FIRST_CAPACITY);
+
+  key(id: number): Uint8Array {
+    const start = this.keyStart[id];
+    return this.chunks[this.keyChunk[id]].subarray(start, start + this.keyLength[id]);
+  }
+
+  value(version: number): Uint8Array {
+    const length = this.valueLength[version];
+    if (length === 0) return EMPTY;
+    const start = this.valueStart[version];
+    return this.chunks[this.valueChunk[version]].subarray(start, start + length);
+  }
+
+  oldest(id: number): number {
+    let v = this.keyNewest[id];
+    while (this.older[v] !== NONE) v = this.older[v];
+    return v;
+  }
+
+  // The version just newer than `version` of key `id`, or NONE.
+  newer(id: number, version: number): number {
+    for (let v = this.keyNewest[id]; v !== version; v = this.older[v]) {
+      if (this.older[v] === version) return v;
+    }
+    return NONE;
+  }
+
+  /** Negative, zero or positive as key `id` sorts before, with or after `key`. */
+  compareKey(id: number, key: Uint8Array): number {
+    const bytes = this.chunks[this.keyChunk[id]];
+    const start = this.keyStart[id];
+    const length = this.keyLength[id];
+    const n = Math.min(length, key.length);
+    for (let i = 0; i < n; i++) {
+      const d = bytes[start + i] - key[i];
+      if (d !== 0) return d;
+    }
+    return length - key.length;
+  }
+
+  newKey(): number {
+    if (this.keys === this.keyChunk.length) this.reserve(1, 0);
+    return this.keys++;
+  }
+
+  newVersion(): number {
+    if (this.versions === this.seq.length) this.reserve(0, 1);
+    return this.versions++;
+  }
+
+  /** Makes room for `keys` more keys and `versions` more versions. */
+  reserve(keys: number, versions: number): void {
+    const keyCapacity = capacityFor(this.keys + keys, this.keyChunk.length);
+    if (keyCapacity > this.keyChunk.length) {
+      this.keyChunk = grown(this.keyChunk, keyCapacity);
+      this.keyStart = grown(this.keyStart, keyCapacity);
+      this.keyLength = grown(this.keyLength, keyCapacity);
+      this.keyHash = grown(this.keyHash, keyCapacity);
+      this.keyNewest = grown(this.keyNewest, keyCapacity);
+    }
+    const versionCapacity = capacityFor(this.versions + versions, this.seq.length);
+    if (versionCapacity > this.seq.length) {
+      this.valueChunk = grown(this.valueChunk, versionCapacity);
+      this.valueStart = grown(this.valueStart, versionCapacity);
+      this.valueLength = grown(this.valueLength, versionCapacity);
+      this.seq = grown(this.seq, versionCapacity);
+      this.kind = grown(this.kind, versionCapacity);
+      this.older = grown(this.older, versionCapacity);
+    }
+  }
+}
+
+// The three bits a key with this hash sets in its filter word: hash bits
+// the word's position does not use.
+function filterMask(hash: number): number {
+  return (1 << ((hash >>> 17) & 31)) | (1 << ((hash >>> 22) & 31)) | (1 << ((hash >>> 27) & 31));
+}
+
+// The capacity, doubled from `capacity`, that holds `needed` rows.
+function capacityFor(needed: number, capacity: number): number {
+  while (capacity < needed) capacity *= 2;
+  return capacity;
+}
+
 /**
  * A sorted in-memory table of versioned entries.
  *
@@ -100,18 +166,26 @@ const BATCH_PLACE = { fileName: "memtable", fileOffset: 0 };
  * import { KIND_PUT } from "./internal_key.ts";
  * const mem = new MemTable();
  * mem.add(1, KIND_PUT, new Uint8Array([1]), new Uint8Array([42]), -1);
- * mem.get("\x01", 1)?.value; // Uint8Array [42]
+ * mem.get(new Uint8Array([1]), 1)?.value; // Uint8Array [42]
  * ```
  */
 export class MemTable {
-  #map = new Map<string, Node>();
-  // One-word-per-key bloom filter over hash32 of the keys.
-  #filter: Int32Array;
-  #filterShift: number;
-  #sorted: Node[] = [];
-  #unsorted: Node[] = [];
+  #rows = new Rows();
+  // Open addressing with linear probing. Slot i is the pair at 2i: a
+  // key's hash, then its id + 1 (0 when the slot is empty), side by side so
+  // that a probe touches one cache line and reads no key bytes until the
+  // hashes match. At most half the slots are used.
+  #slots = new Int32Array(4 * FIRST_CAPACITY);
+  // A bloom filter of one word per key, three bits set in it, at a quarter
+  // of a word per slot (16 to 32 bits per key): a lookup of an absent key,
+  // the common case, reads one word of an array an eighth the size of the
+  // slots, and about 0.5% of absent keys get past it.
+  #filter = new Int32Array(FIRST_CAPACITY);
+  // Key ids in byte order; ids from #sortedKeys on are not in it yet.
+  #sorted = new Int32Array(0);
+  #sortedKeys = 0;
+  #lastChunk: Uint8Array | undefined;
   #size = 0;
-  #entries = 0;
   // Batches added but not yet indexed: payload i is
   // pendingBytes[i][pendingStarts[i], pendingEnds[i]).
   #pendingBytes: Uint8Array[] = [];
@@ -123,21 +197,6 @@ export class MemTable {
   /** Creates an empty table. */
   constructor(options: MemTableOptions = {}) {
     this.#newestReaderSeq = options.newestReaderSeq ?? (() => -1);
-    const entries = (options.expectedSize ?? 1 << 20) / MIN_ENTRY_BYTES;
-    let words = MIN_FILTER_WORDS;
-    while (words < MAX_FILTER_WORDS && words * 32 < entries * FILTER_BITS_PER_ENTRY) words *= 2;
-    this.#filter = new Int32Array(words);
-    this.#filterShift = 32 - Math.log2(words);
-  }
-
-  /**
-   * False when no key with this {@linkcode hash32} was ever added, so
-   * {@linkcode MemTable.get} would find nothing.
-   */
-  mayContain(hash: number): boolean {
-    this.index();
-    const mask = filterMask(hash);
-    return (this.#filter[hash >>> this.#filterShift] & mask) === mask;
   }
 
   /** Approximate memory used, in bytes. */
@@ -148,7 +207,7 @@ export class MemTable {
   /** Number of versions held. */
   get entries(): number {
     this.index();
-    return this.#entries;
+    return this.#rows.versions;
   }
 
   /** Batches added by {@linkcode MemTable.addBatch} and not yet indexed. */
@@ -163,7 +222,7 @@ export class MemTable {
 
   /** True when nothing was ever added. */
   get isEmpty(): boolean {
-    return this.#entries === 0 && this.#pendingStarts.length === 0;
+    return this.#rows.versions === 0 && this.#pendingStarts.length === 0;
   }
 
   /**
@@ -191,20 +250,27 @@ export class MemTable {
     this.#pendingEnds = [];
     this.#pendingSize = 0;
     const readerSeq = this.#newestReaderSeq();
-    let bytes: Uint8Array = EMPTY;
-    // The pending lists are empty by now, so add() inserts at once.
+    // Room for every operation at once, rather than growing step by step.
+    let operations = 0;
+    for (let i = 0; i < all.length; i++) operations += readU32(all[i], starts[i] + 8);
+    this.#rows.reserve(operations, operations);
+    this.#reserveSlots(this.#rows.keys + operations);
+    let chunk = 0;
     const insert: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) =>
-      this.add(
-        seq,
-        kind,
-        bytes.subarray(keyStart, keyEnd),
-        kind === KIND_PUT ? bytes.subarray(valueStart, valueEnd) : EMPTY,
-        readerSeq,
-      );
+      this.#insert(seq, kind, chunk, keyStart, keyEnd, chunk, valueStart, valueEnd, readerSeq);
     for (let i = 0; i < all.length; i++) {
-      bytes = all[i];
-      visitBatch(bytes, starts[i], ends[i], BATCH_PLACE, insert);
+      chunk = this.#chunkOf(all[i]);
+      visitBatch(all[i], starts[i], ends[i], BATCH_PLACE, insert);
     }
+  }
+
+  #chunkOf(bytes: Uint8Array): number {
+    const chunks = this.#rows.chunks;
+    if (bytes !== this.#lastChunk) {
+      this.#lastChunk = bytes;
+      chunks.push(bytes);
+    }
+    return chunks.length - 1;
   }
 
   /**
@@ -222,147 +288,237 @@ export class MemTable {
     newestReaderSeq: number,
   ): void {
     this.index();
-    const keyString = bytesToKeyString(key);
-    const node = this.#map.get(keyString);
-    if (node !== undefined) {
-      const more = node.more;
-      const newest = more === undefined ? node : more[more.length - 1];
-      if (newest.seq > newestReaderSeq) {
-        this.#size += value.length - newest.value.length;
-        newest.seq = seq;
-        newest.kind = kind;
-        newest.value = value;
-      } else {
-        if (more === undefined) node.more = [{ seq, kind, value }];
-        else more.push({ seq, kind, value });
-        this.#size += value.length + ENTRY_OVERHEAD;
-        this.#entries++;
-      }
-      return;
-    }
-    const created: Node = { seq, kind, value, keyString, key, more: undefined };
-    this.#map.set(keyString, created);
-    const hash = hash32(key);
-    this.#filter[hash >>> this.#filterShift] |= filterMask(hash);
-    this.#unsorted.push(created);
-    this.#size += key.length * 2 + value.length + ENTRY_OVERHEAD * 2;
-    this.#entries++;
+    const keyChunk = this.#chunkOf(key);
+    const valueChunk = value.length === 0 ? keyChunk : this.#chunkOf(value);
+    this.#insert(seq, kind, keyChunk, 0, key.length, valueChunk, 0, value.length, newestReaderSeq);
   }
 
-  /** The newest version of the key with a sequence number ≤ `readSeq`. */
-  get(keyString: string, readSeq: number): Found | undefined {
+  // Adds a version whose key and value are byte ranges of chunks.
+  #insert(
+    seq: number,
+    kind: Kind,
+    keyChunk: number,
+    keyStart: number,
+    keyEnd: number,
+    valueChunk: number,
+    valueStart: number,
+    valueEnd: number,
+    readerSeq: number,
+  ): void {
+    const rows = this.#rows;
+    const valueLength = kind === KIND_PUT ? valueEnd - valueStart : 0;
+    const hash = hash32(rows.chunks[keyChunk], keyStart, keyEnd) | 0;
+    const found = this.#findKey(rows.chunks[keyChunk], keyStart, keyEnd, hash);
+    let v: number;
+    if (found >= 0) {
+      const newest = rows.keyNewest[found];
+      if (rows.seq[newest] > readerSeq) {
+        this.#size += valueLength - rows.valueLength[newest];
+        v = newest;
+      } else {
+        v = rows.newVersion();
+        rows.older[v] = newest;
+        rows.keyNewest[found] = v;
+        this.#size += valueLength + ENTRY_OVERHEAD;
+      }
+    } else {
+      const id = rows.newKey();
+      rows.keyChunk[id] = keyChunk;
+      rows.keyStart[id] = keyStart;
+      rows.keyLength[id] = keyEnd - keyStart;
+      rows.keyHash[id] = hash;
+      v = rows.newVersion();
+      rows.older[v] = NONE;
+      rows.keyNewest[id] = v;
+      this.#occupy(~found, id, hash);
+      this.#size += (keyEnd - keyStart) * 2 + valueLength + ENTRY_OVERHEAD * 2;
+    }
+    rows.valueChunk[v] = valueChunk;
+    rows.valueStart[v] = valueStart;
+    rows.valueLength[v] = valueLength;
+    rows.seq[v] = seq;
+    rows.kind[v] = kind;
+  }
+
+  // The id of the key equal to bytes[start, end), or, when there is none,
+  // the complement (~) of the empty slot where it would go.
+  #findKey(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const slots = this.#slots;
+    const mask = (slots.length >> 1) - 1;
+    const rows = this.#rows;
+    const length = end - start;
+    for (let slot = hash & mask;; slot = (slot + 1) & mask) {
+      const entry = slots[2 * slot + 1];
+      if (entry === 0) return ~slot;
+      if (slots[2 * slot] !== hash) continue;
+      const id = entry - 1;
+      if (rows.keyLength[id] !== length) continue;
+      const keyBytes = rows.chunks[rows.keyChunk[id]];
+      const keyStart = rows.keyStart[id];
+      let i = 0;
+      while (i < length && keyBytes[keyStart + i] === bytes[start + i]) i++;
+      if (i === length) return id;
+    }
+  }
+
+  #occupy(slot: number, id: number, hash: number): void {
+    this.#slots[2 * slot] = hash;
+    this.#slots[2 * slot + 1] = id + 1;
+    const filter = this.#filter;
+    filter[(hash >>> 0) % filter.length] |= filterMask(hash);
+    this.#reserveSlots(this.#rows.keys);
+  }
+
+  // Keeps at least twice as many slots as `keys`.
+  #reserveSlots(keys: number): void {
+    const count = capacityFor(2 * keys, this.#slots.length >> 1);
+    if (count > this.#slots.length >> 1) this.#rehash(count);
+  }
+
+  #rehash(count: number): void {
+    const rows = this.#rows;
+    const slots = new Int32Array(2 * count);
+    const mask = count - 1;
+    for (let id = 0; id < rows.keys; id++) {
+      const hash = rows.keyHash[id];
+      let slot = hash & mask;
+      while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+      slots[2 * slot] = hash;
+      slots[2 * slot + 1] = id + 1;
+    }
+    this.#slots = slots;
+    const filter = new Int32Array(count >> 2);
+    for (let id = 0; id < rows.keys; id++) {
+      const hash = rows.keyHash[id];
+      filter[(hash >>> 0) % filter.length] |= filterMask(hash);
+    }
+    this.#filter = filter;
+  }
+
+  /**
+   * The newest version of `key` with a sequence number ≤ `readSeq`.
+   * `hash` is the key's {@linkcode hash32}, when the caller has it.
+   */
+  get(key: Uint8Array, readSeq: number, hash: number = hash32(key)): Found | undefined {
     this.index();
-    const node = this.#map.get(keyString);
-    if (node === undefined) return undefined;
-    const more = node.more;
-    if (more !== undefined) {
-      for (let i = more.length - 1; i >= 0; i--) {
-        const v = more[i];
-        if (v.seq <= readSeq) return v;
+    const filter = this.#filter;
+    const mask = filterMask(hash);
+    if ((filter[(hash >>> 0) % filter.length] & mask) !== mask) return undefined;
+    const id = this.#findKey(key, 0, key.length, hash | 0);
+    if (id < 0) return undefined;
+    const rows = this.#rows;
+    for (let v = rows.keyNewest[id]; v !== NONE; v = rows.older[v]) {
+      if (rows.seq[v] <= readSeq) {
+        return { seq: rows.seq[v], kind: rows.kind[v] as Kind, value: rows.value(v) };
       }
     }
-    return node.seq <= readSeq ? node : undefined;
+    return undefined;
   }
 
   /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
     this.index();
-    return new MemTableIterator(this.#sortedNodes());
+    return new MemTableIterator(this.#rows, this.#sortedIds());
   }
 
   /** The ordered index, with keys added since the last call merged in. */
-  #sortedNodes(): Node[] {
-    const added = this.#unsorted;
-    if (added.length === 0) return this.#sorted;
-    const order = sortedOrder(added.map((node) => node.key));
-    const fresh: Node[] = new Array(order.length);
-    for (let i = 0; i < order.length; i++) fresh[i] = added[order[i]];
+  #sortedIds(): Int32Array {
+    const rows = this.#rows;
+    const first = this.#sortedKeys;
+    if (first === rows.keys) return this.#sorted;
+    const added: Uint8Array[] = [];
+    for (let id = first; id < rows.keys; id++) added.push(rows.key(id));
+    const order = sortedOrder(added);
     const old = this.#sorted;
     // A new array each time: iterators hold on to the one they were made with.
-    const merged: Node[] = new Array(old.length + fresh.length);
+    const merged = new Int32Array(old.length + order.length);
     let i = 0;
     let j = 0;
     let k = 0;
-    while (i < old.length && j < fresh.length) {
-      merged[k++] = old[i].keyString < fresh[j].keyString ? old[i++] : fresh[j++];
+    while (i < old.length && j < order.length) {
+      merged[k++] = rows.compareKey(old[i], added[order[j]]) < 0 ? old[i++] : first + order[j++];
     }
     while (i < old.length) merged[k++] = old[i++];
-    while (j < fresh.length) merged[k++] = fresh[j++];
+    while (j < order.length) merged[k++] = first + order[j++];
     this.#sorted = merged;
-    this.#unsorted = [];
+    this.#sortedKeys = rows.keys;
     return merged;
   }
 }
 
 class MemTableIterator implements InternalIterator {
-  #nodes: Node[];
+  #rows: Rows;
+  #ids: Int32Array;
   #pos = -1;
-  // An absolute position in the node's oldest-first version list;
-  // internal-key order visits it from the end (newest) down to 0 (oldest).
-  #index = 0;
+  #version = NONE;
+  // The current key's bytes, made once per key visited.
+  #key: Uint8Array | undefined;
 
-  constructor(nodes: Node[]) {
-    this.#nodes = nodes;
+  constructor(rows: Rows, ids: Int32Array) {
+    this.#rows = rows;
+    this.#ids = ids;
   }
 
-  /** Index of the first node whose key is ≥ `keyString`. */
-  #lowerBound(keyString: string): number {
-    const nodes = this.#nodes;
+  /** Index of the first key that is ≥ `key`. */
+  #lowerBound(key: Uint8Array): number {
+    const ids = this.#ids;
+    const rows = this.#rows;
     let lo = 0;
-    let hi = nodes.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (nodes[mid].keyString < keyString) lo = mid + 1;
+      if (rows.compareKey(ids[mid], key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  #atNewest(pos: number): void {
+  #at(pos: number, newest: boolean): void {
     this.#pos = pos;
-    this.#index = pos >= 0 && pos < this.#nodes.length ? versionCount(this.#nodes[pos]) - 1 : 0;
+    this.#key = undefined;
+    if (pos < 0 || pos >= this.#ids.length) {
+      this.#version = NONE;
+      return;
+    }
+    const id = this.#ids[pos];
+    this.#version = newest ? this.#rows.keyNewest[id] : this.#rows.oldest(id);
   }
 
   valid(): boolean {
-    return this.#pos >= 0 && this.#pos < this.#nodes.length;
+    return this.#pos >= 0 && this.#pos < this.#ids.length;
   }
   seekToFirst(): void {
-    this.#atNewest(0);
+    this.#at(0, true);
   }
   seekToLast(): void {
-    this.#pos = this.#nodes.length - 1;
-    this.#index = 0;
+    this.#at(this.#ids.length - 1, false);
   }
   seek(key: Uint8Array): void {
-    this.#atNewest(this.#lowerBound(bytesToKeyString(key)));
+    this.#at(this.#lowerBound(key), true);
   }
   seekBefore(key: Uint8Array): void {
-    this.#pos = this.#lowerBound(bytesToKeyString(key)) - 1;
-    this.#index = 0;
+    this.#at(this.#lowerBound(key) - 1, false);
   }
   next(): void {
-    if (this.#index > 0) this.#index--;
-    else this.#atNewest(this.#pos + 1);
+    const older = this.#rows.older[this.#version];
+    if (older !== NONE) this.#version = older;
+    else this.#at(this.#pos + 1, true);
   }
   prev(): void {
-    const node = this.#nodes[this.#pos];
-    if (this.#index + 1 < versionCount(node)) {
-      this.#index++;
-    } else {
-      this.#pos--;
-      this.#index = 0;
-    }
+    const newer = this.#rows.newer(this.#ids[this.#pos], this.#version);
+    if (newer !== NONE) this.#version = newer;
+    else this.#at(this.#pos - 1, false);
   }
   key(): Uint8Array {
-    return this.#nodes[this.#pos].key;
+    return this.#key ??= this.#rows.key(this.#ids[this.#pos]);
   }
   seq(): number {
-    return versionAt(this.#nodes[this.#pos], this.#index).seq;
+    return this.#rows.seq[this.#version];
   }
   kind(): Kind {
-    return versionAt(this.#nodes[this.#pos], this.#index).kind;
+    return this.#rows.kind[this.#version] as Kind;
   }
   value(): Uint8Array {
-    return versionAt(this.#nodes[this.#pos], this.#index).value;
+    return this.#rows.value(this.#version);
   }
 }

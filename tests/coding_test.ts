@@ -2,10 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   ByteReader,
-  bytesToKeyString,
   compareBytes,
   crc32c,
-  keyStringToBytes,
+  hash32,
   prefixSuccessor,
   putVarint,
   readU64,
@@ -103,22 +102,10 @@ describe("byte helpers", () => {
     assert.ok(compareBytes(new Uint8Array([0x7f]), new Uint8Array([0x80])) < 0);
     assert.equal(compareBytes(new Uint8Array([5, 6]), new Uint8Array([5, 6])), 0);
   });
-  it("map bytes to strings whose order is byte order", () => {
-    const a = new Uint8Array([0x00, 0xff]);
-    const b = new Uint8Array([0x01]);
-    assert.ok(bytesToKeyString(a) < bytesToKeyString(b));
-    assert.deepEqual(keyStringToBytes(bytesToKeyString(a)), a);
-  });
-  it("convert each key to its own bytes alone, whatever was converted before", () => {
-    const long = new Uint8Array(4096).map((_, i) => 1 + (i % 250));
-    const short = new Uint8Array([0x00, 0xff, 0x80]);
-    assert.equal(bytesToKeyString(long).length, 4096);
-    assert.deepEqual(keyStringToBytes(bytesToKeyString(short)), short);
-    assert.equal(bytesToKeyString(new Uint8Array(0)), "");
-  });
-  it("convert long keys to strings in chunks", () => {
-    const big = new Uint8Array(10000).map((_, i) => i & 0xff);
-    assert.deepEqual(keyStringToBytes(bytesToKeyString(big)), big);
+  it("hash a range of bytes as it hashes a copy of that range", () => {
+    const bytes = new TextEncoder().encode("xxkey-0001yy");
+    assert.equal(hash32(bytes, 2, 10), hash32(bytes.slice(2, 10)));
+    assert.notEqual(hash32(bytes, 2, 10), hash32(bytes, 2, 11));
   });
   it("compute the successor of a prefix, skipping trailing 0xff", () => {
     assert.deepEqual(prefixSuccessor(new Uint8Array([1, 2])), new Uint8Array([1, 3]));

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bytesToKeyString, hash32, writeU32, writeU64 } from "../lib/coding.ts";
+import { hash32, writeU32, writeU64 } from "../lib/coding.ts";
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { MemTable } from "../lib/memtable.ts";
 import { batchBody, WriteBatch } from "../lib/write_batch.ts";
@@ -25,24 +25,24 @@ describe("MemTable", () => {
     m.add(1, KIND_PUT, k("a"), v("1"), 10);
     m.add(2, KIND_PUT, k("a"), v("2"), 10);
     m.add(3, KIND_DELETE, k("a"), new Uint8Array(0), 10);
-    assert.equal(str(m.get(bytesToKeyString(k("a")), 1)!.value), "1");
-    assert.equal(str(m.get(bytesToKeyString(k("a")), 2)!.value), "2");
-    assert.equal(m.get(bytesToKeyString(k("a")), 3)!.kind, KIND_DELETE);
-    assert.equal(m.get(bytesToKeyString(k("a")), 0), undefined);
+    assert.equal(str(m.get(k("a"), 1)!.value), "1");
+    assert.equal(str(m.get(k("a"), 2)!.value), "2");
+    assert.equal(m.get(k("a"), 3)!.kind, KIND_DELETE);
+    assert.equal(m.get(k("a"), 0), undefined);
   });
   it("replaces a version no reader can see", () => {
     const m = new MemTable();
     m.add(1, KIND_PUT, k("a"), v("1"), -1);
     m.add(2, KIND_PUT, k("a"), v("2"), -1);
     assert.equal(m.entries, 1);
-    assert.equal(m.get(bytesToKeyString(k("a")), 1), undefined);
+    assert.equal(m.get(k("a"), 1), undefined);
   });
   it("keeps a version a reader still sees", () => {
     const m = new MemTable();
     m.add(1, KIND_PUT, k("a"), v("1"), -1);
     m.add(2, KIND_PUT, k("a"), v("2"), 1);
     assert.equal(m.entries, 2);
-    assert.equal(str(m.get(bytesToKeyString(k("a")), 1)!.value), "1");
+    assert.equal(str(m.get(k("a"), 1)!.value), "1");
   });
   it("iterates keys in byte order, newest version first, both ways", () => {
     const m = new MemTable();
@@ -103,7 +103,7 @@ describe("MemTable batches", () => {
     return [bytes, offset, offset + 12 + body.length];
   }
   const value = (m: MemTable, key: string, seq: number) => {
-    const found = m.get(bytesToKeyString(k(key)), seq);
+    const found = m.get(k(key), seq);
     return found === undefined ? undefined : found.kind === KIND_PUT ? str(found.value) : "deleted";
   };
 
@@ -125,12 +125,12 @@ describe("MemTable batches", () => {
     assert.equal(m.entries, 1);
   });
 
-  it("passes its filter for every key of a batch not yet read", () => {
+  it("finds every key of a batch not yet read", () => {
     const m = new MemTable();
     const batch = new WriteBatch();
-    for (let i = 0; i < 100; i++) batch.put(`key${i}`, "v");
+    for (let i = 0; i < 100; i++) batch.put(`key${i}`, `v${i}`);
     m.addBatch(...logged(1, batch));
-    for (let i = 0; i < 100; i++) assert.ok(m.mayContain(hash32(k(`key${i}`))), `key${i}`);
+    for (let i = 0; i < 100; i++) assert.equal(value(m, `key${i}`, 100), `v${i}`);
   });
 
   it("keeps versions readers can see when the batches are read, not when added", () => {
@@ -170,36 +170,52 @@ describe("MemTable batches", () => {
   });
 });
 
-describe("MemTable key filter", () => {
-  // A table sized for `expectedSize`, filled with `count` 16-byte keys and
-  // 100-byte values, as the benchmarks write them.
-  function filled(count: number, expectedSize: number): MemTable {
-    const m = new MemTable({ expectedSize });
+describe("MemTable lookups", () => {
+  const key = (i: number) => k(`key${String(i).padStart(13, "0")}`);
+  // A table of `count` 16-byte keys with 100-byte values, as the benchmarks write them.
+  function filled(count: number): MemTable {
+    const m = new MemTable();
     const value = new Uint8Array(100);
-    for (let i = 0; i < count; i++) {
-      m.add(i + 1, KIND_PUT, k(`key${String(i).padStart(13, "0")}`), value, -1);
-    }
+    for (let i = 0; i < count; i++) m.add(i + 1, KIND_PUT, key(i), value, -1);
     return m;
   }
-  const absent = (i: number) => hash32(k(`absent${String(i).padStart(10, "0")}`));
 
-  it("never rules out a key that was added, even far past its expected size", () => {
-    const m = filled(20_000, 4096);
-    for (let i = 0; i < 20_000; i++) {
-      assert.ok(m.mayContain(hash32(k(`key${String(i).padStart(13, "0")}`))), `key ${i}`);
-    }
+  it("finds every key after growing far past its first capacity", () => {
+    const m = filled(20_000);
+    for (let i = 0; i < 20_000; i++) assert.equal(m.get(key(i), 1e9)?.seq, i + 1, `key ${i}`);
   });
 
-  it("rules out nearly every absent key while within its expected size", () => {
-    const m = filled(20_000, 4 << 20);
-    let passed = 0;
-    for (let i = 0; i < 100_000; i++) if (m.mayContain(absent(i))) passed++;
-    assert.ok(passed < 1000, `${passed} of 100000 absent keys passed`);
+  it("finds no absent key, whatever its hash", () => {
+    const m = filled(20_000);
+    for (let i = 20_000; i < 60_000; i++) assert.equal(m.get(key(i), 1e9), undefined, `key ${i}`);
   });
 
-  it("rules out every key of an empty table", () => {
+  it("probes with the hash it is given rather than hashing the key again", () => {
+    const m = filled(100);
+    assert.equal(m.get(key(5), 1e9, hash32(key(5)))?.seq, 6);
+    assert.equal(m.get(key(5), 1e9, hash32(key(5)) ^ 0x5555), undefined);
+  });
+
+  it("tells apart keys that share a prefix or are prefixes of each other", () => {
     const m = new MemTable();
-    for (let i = 0; i < 1000; i++) assert.equal(m.mayContain(absent(i)), false);
+    const names = ["", "a", "ab", "abc", "abd", "b", "a\x00", "a\xff"];
+    names.forEach((name, i) => m.add(i + 1, KIND_PUT, k(name), v(`v${i}`), -1));
+    names.forEach((name, i) => {
+      const found = m.get(k(name), 1e9)!;
+      assert.equal(str(found.value), `v${i}`);
+      assert.equal(found.seq, i + 1);
+    });
+    assert.equal(m.get(k("abe"), 1e9), undefined);
+  });
+
+  it("keeps each value apart from the values added after it", () => {
+    const m = new MemTable();
+    m.add(1, KIND_PUT, k("a"), v("1"), -1);
+    m.add(2, KIND_DELETE, k("b"), new Uint8Array(0), -1);
+    m.add(3, KIND_PUT, k("c"), v("3"), -1);
+    assert.equal(str(m.get(k("a"), 9)!.value), "1");
+    assert.equal(m.get(k("b"), 9)!.value.length, 0);
+    assert.equal(str(m.get(k("c"), 9)!.value), "3");
   });
 });
 
