@@ -4,10 +4,11 @@
  * Entries are not objects: a key or a version is a row of a few typed
  * arrays, and its bytes stay where they were written (the log arena, or
  * the arrays handed to {@linkcode MemTable.add}). An open-addressing hash
- * table over the keys' {@linkcode hash32} serves point lookups, and answers
- * most lookups of absent keys (the common case: most reads are served by
- * tables) from one array slot. Writes only touch the hash table: a new key
- * is sorted into the ordered index when an iterator is next requested. An
+ * table over the keys' {@linkcode hash32} serves point lookups; a small
+ * bloom filter in front of it answers most lookups of absent keys (the
+ * common case: most reads are served by tables) from one word. Adding a
+ * key touches only these two: it is sorted into the ordered index when an
+ * iterator is next requested. An
  * iterator keeps the index it was made with; keys added later carry
  * sequence numbers above any read it serves. Each key chains its versions
  * from newest to oldest; a version that no reader can see any more is
@@ -145,8 +146,10 @@ class Rows {
   }
 }
 
-// The three bits a key with this hash sets in its filter word: hash bits
-// the word's position does not use.
+// The three bits a key with this hash sets in its filter word, taken from
+// the hash's top fifteen bits: the word's position takes the low bits, and
+// a filter needs over 2^17 words (a memtable of over half a million keys)
+// before the two overlap.
 function filterMask(hash: number): number {
   return (1 << ((hash >>> 17) & 31)) | (1 << ((hash >>> 22) & 31)) | (1 << ((hash >>> 27) & 31));
 }
