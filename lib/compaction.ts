@@ -17,6 +17,7 @@ import { setImmediate } from "node:timers";
 import { compareBytes } from "./coding.ts";
 import { type FileSystem, joinPath, type WritableFile } from "./fs.ts";
 import { type InternalIterator, type Kind, KIND_DELETE } from "./internal_key.ts";
+import { firstAtLeast } from "./key_fence.ts";
 import { LevelIterator } from "./level_iterator.ts";
 import { type FileMeta, NUM_LEVELS, Version } from "./manifest.ts";
 import { MergingIterator } from "./merge_iterator.ts";
@@ -264,14 +265,8 @@ export class VersionFilter {
   // True when a snapshot reads at a sequence number in [from, to).
   #snapshotIn(from: number, to: number): boolean {
     const s = this.#snapshots;
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < from) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < s.length && s[lo] < to;
+    const at = firstAtLeast(s, from);
+    return at < s.length && s[at] < to;
   }
 }
 

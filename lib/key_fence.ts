@@ -59,7 +59,7 @@ export class KeyFence {
     if (key.length < p) return 0;
     const words = this.#words;
     const target = wordAfter(key, p);
-    let lo = firstWordAtLeast(words, target);
+    let lo = firstAtLeast(words, target);
     if (lo === n || words[lo] !== target) return lo;
     // Unequal words order keys where they differ; among equal ones (a run
     // of keys alike in these bytes) the bytes decide.
@@ -75,21 +75,21 @@ export class KeyFence {
 }
 
 /**
- * The first index of ascending `words` whose word is ≥ `target`, or
- * `words.length`.
+ * The first index of the ascending numbers `values` whose value is ≥
+ * `target`, or `values.length`: a key fence's words, a compaction's snapshot sequence numbers.
  *
  * @example
  * ```ts
- * import { firstWordAtLeast } from "./key_fence.ts";
- * console.log(firstWordAtLeast(new Float64Array([1, 3, 3, 7]), 3)); // 1
+ * import { firstAtLeast } from "./key_fence.ts";
+ * console.log(firstAtLeast(new Float64Array([1, 3, 3, 7]), 3)); // 1
  * ```
  */
-export function firstWordAtLeast(words: ArrayLike<number>, target: number): number {
+export function firstAtLeast(values: ArrayLike<number>, target: number): number {
   let lo = 0;
-  let hi = words.length;
+  let hi = values.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (words[mid] < target) lo = mid + 1;
+    if (values[mid] < target) lo = mid + 1;
     else hi = mid;
   }
   return lo;

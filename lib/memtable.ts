@@ -21,7 +21,7 @@
  * @module
  */
 
-import { hash32, readU32 } from "./coding.ts";
+import { hash32 } from "./coding.ts";
 import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
 import { sortedOrder } from "./key_sort.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
@@ -115,34 +115,30 @@ class Rows {
   }
 
   newKey(): number {
-    if (this.keys === this.keyChunk.length) this.reserve(1, 0);
-    return this.keys++;
+    const id = this.keys++;
+    if (id === this.keyChunk.length) {
+      const n = 2 * id;
+      this.keyChunk = grown(this.keyChunk, n);
+      this.keyStart = grown(this.keyStart, n);
+      this.keyLength = grown(this.keyLength, n);
+      this.keyHash = grown(this.keyHash, n);
+      this.keyNewest = grown(this.keyNewest, n);
+    }
+    return id;
   }
 
   newVersion(): number {
-    if (this.versions === this.seq.length) this.reserve(0, 1);
-    return this.versions++;
-  }
-
-  /** Makes room for `keys` more keys and `versions` more versions. */
-  reserve(keys: number, versions: number): void {
-    const keyCapacity = capacityFor(this.keys + keys, this.keyChunk.length);
-    if (keyCapacity > this.keyChunk.length) {
-      this.keyChunk = grown(this.keyChunk, keyCapacity);
-      this.keyStart = grown(this.keyStart, keyCapacity);
-      this.keyLength = grown(this.keyLength, keyCapacity);
-      this.keyHash = grown(this.keyHash, keyCapacity);
-      this.keyNewest = grown(this.keyNewest, keyCapacity);
+    const v = this.versions++;
+    if (v === this.seq.length) {
+      const n = 2 * v;
+      this.valueChunk = grown(this.valueChunk, n);
+      this.valueStart = grown(this.valueStart, n);
+      this.valueLength = grown(this.valueLength, n);
+      this.seq = grown(this.seq, n);
+      this.kind = grown(this.kind, n);
+      this.older = grown(this.older, n);
     }
-    const versionCapacity = capacityFor(this.versions + versions, this.seq.length);
-    if (versionCapacity > this.seq.length) {
-      this.valueChunk = grown(this.valueChunk, versionCapacity);
-      this.valueStart = grown(this.valueStart, versionCapacity);
-      this.valueLength = grown(this.valueLength, versionCapacity);
-      this.seq = grown(this.seq, versionCapacity);
-      this.kind = grown(this.kind, versionCapacity);
-      this.older = grown(this.older, versionCapacity);
-    }
+    return v;
   }
 }
 
@@ -152,12 +148,6 @@ class Rows {
 // before the two overlap.
 function filterMask(hash: number): number {
   return (1 << ((hash >>> 17) & 31)) | (1 << ((hash >>> 22) & 31)) | (1 << ((hash >>> 27) & 31));
-}
-
-// The capacity, doubled from `capacity`, that holds `needed` rows.
-function capacityFor(needed: number, capacity: number): number {
-  while (capacity < needed) capacity *= 2;
-  return capacity;
 }
 
 /**
@@ -187,7 +177,6 @@ export class MemTable {
   // Key ids in byte order; ids from #sortedKeys on are not in it yet.
   #sorted = new Int32Array(0);
   #sortedKeys = 0;
-  #lastChunk: Uint8Array | undefined;
   #size = 0;
   // Batches added but not yet indexed: payload i is
   // pendingBytes[i][pendingStarts[i], pendingEnds[i]).
@@ -253,11 +242,6 @@ export class MemTable {
     this.#pendingEnds = [];
     this.#pendingSize = 0;
     const readerSeq = this.#newestReaderSeq();
-    // Room for every operation at once, rather than growing step by step.
-    let operations = 0;
-    for (let i = 0; i < all.length; i++) operations += readU32(all[i], starts[i] + 8);
-    this.#rows.reserve(operations, operations);
-    this.#reserveSlots(this.#rows.keys + operations);
     let chunk = 0;
     const insert: OpVisitor = (seq, kind, keyStart, keyEnd, valueStart, valueEnd) =>
       this.#insert(seq, kind, chunk, keyStart, keyEnd, chunk, valueStart, valueEnd, readerSeq);
@@ -267,12 +251,10 @@ export class MemTable {
     }
   }
 
+  // The number of the chunk `bytes`: the last one when it is the same array.
   #chunkOf(bytes: Uint8Array): number {
     const chunks = this.#rows.chunks;
-    if (bytes !== this.#lastChunk) {
-      this.#lastChunk = bytes;
-      chunks.push(bytes);
-    }
+    if (bytes !== chunks[chunks.length - 1]) chunks.push(bytes);
     return chunks.length - 1;
   }
 
@@ -369,13 +351,8 @@ export class MemTable {
     this.#slots[2 * slot + 1] = id + 1;
     const filter = this.#filter;
     filter[(hash >>> 0) % filter.length] |= filterMask(hash);
-    this.#reserveSlots(this.#rows.keys);
-  }
-
-  // Keeps at least twice as many slots as `keys`.
-  #reserveSlots(keys: number): void {
-    const count = capacityFor(2 * keys, this.#slots.length >> 1);
-    if (count > this.#slots.length >> 1) this.#rehash(count);
+    // At most half the slots in use: twice as many once past that.
+    if (2 * this.#rows.keys > this.#slots.length >> 1) this.#rehash(this.#slots.length);
   }
 
   #rehash(count: number): void {

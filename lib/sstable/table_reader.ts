@@ -14,7 +14,7 @@
 import { ByteReader, crc32c, hash32, readU32, readU64 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
 import type { RandomAccessFile } from "../fs.ts";
-import { endOfWordRun, firstWordAtLeast } from "../key_fence.ts";
+import { endOfWordRun, firstAtLeast } from "../key_fence.ts";
 import {
   type Found,
   type InternalIterator,
@@ -376,7 +376,7 @@ export class Table {
     }
     if (klen < p) return 0;
     const tw = keyWord(key, 0, klen, p);
-    let lo = firstWordAtLeast(words, tw);
+    let lo = firstAtLeast(words, tw);
     // Words order keys strictly where they differ; only entries whose word
     // equals the target's need their bytes compared.
     if (lo === n || words[lo] !== tw) return lo;
