@@ -165,6 +165,50 @@ export function pickCompaction(
 }
 
 /**
+ * True when `plan` can move its input files down a level as they are, with
+ * no merge: nothing in the next level overlaps them, they do not overlap
+ * each other (so no key's versions are split between two of them), and
+ * none overlaps more than ten target-sized files of the level after next,
+ * which would make its own later compaction large. Sequential loads
+ * flush disjoint level-0 files, so they reach the sorted levels without
+ * being rewritten.
+ *
+ * @example
+ * ```ts
+ * import { canMove, DEFAULT_COMPACTION_OPTIONS, pickCompaction } from "./compaction.ts";
+ * import { Version } from "./manifest.ts";
+ * const key = (s: string) => new TextEncoder().encode(s);
+ * const file = (number: number, smallest: string, largest: string) => ({
+ *   number, size: 1024, smallest: key(smallest), largest: key(largest),
+ *   minSeq: number, maxSeq: number, entries: 1,
+ * });
+ * const added = [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]
+ *   .map(([lo, hi], i) => ({ level: 0, file: file(i + 1, lo, hi) }));
+ * const version = Version.empty().apply({ added });
+ * const plan = pickCompaction(version, DEFAULT_COMPACTION_OPTIONS, new Map())!;
+ * canMove(plan, DEFAULT_COMPACTION_OPTIONS.targetFileSize); // true
+ * ```
+ */
+export function canMove(plan: CompactionPlan, targetFileSize: number): boolean {
+  if (plan.overlaps.length > 0) return false;
+  const inputs = [...plan.inputs].sort((a, b) => compareBytes(a.smallest, b.smallest));
+  for (let i = 0; i < inputs.length; i++) {
+    if (i > 0 && compareBytes(inputs[i - 1].largest, inputs[i].smallest) >= 0) return false;
+    let below = 0;
+    for (const g of plan.grandparents) {
+      if (
+        compareBytes(g.smallest, inputs[i].largest) <= 0 &&
+        compareBytes(g.largest, inputs[i].smallest) >= 0
+      ) {
+        below += g.size;
+      }
+    }
+    if (below > 10 * targetFileSize) return false;
+  }
+  return true;
+}
+
+/**
  * Plans that move the data of [start, end] down, one per level from the top
  * to just above the deepest level holding any of it.
  */

@@ -25,6 +25,7 @@ import {
 } from "./coding.ts";
 import {
   buildTables,
+  canMove,
   type CompactionJob,
   type CompactionOptions,
   type CompactionPlan,
@@ -1497,16 +1498,14 @@ export class DB {
     const { level, inputs, overlaps, grandparents } = plan;
     const out = level + 1;
     const targetFileSize = this.#settings.compaction.targetFileSize;
-    const gpBytes = grandparents.reduce((s, f) => s + f.size, 0);
     const deleted = [
       ...inputs.map((f) => ({ level, number: f.number })),
       ...overlaps.map((f) => ({ level: out, number: f.number })),
     ];
     let largest = inputs[0].largest;
     for (const f of inputs) if (compareBytes(f.largest, largest) > 0) largest = f.largest;
-    if (inputs.length === 1 && overlaps.length === 0 && gpBytes <= 10 * targetFileSize) {
-      // Nothing to merge with: move the file down without rewriting it.
-      this.#install({ deleted, added: [{ level: out, file: inputs[0] }] });
+    if (canMove(plan, targetFileSize)) {
+      this.#install({ deleted, added: inputs.map((file) => ({ level: out, file })) });
       this.#pointers.set(level, largest);
       this.#stats.compactions++;
       this.#releaseCompactionSlot(token);

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   buildTables,
+  canMove,
   DeeperLevels,
   DEFAULT_COMPACTION_OPTIONS,
   levelTargets,
@@ -121,6 +122,41 @@ describe("picking compactions", () => {
     });
     const plan = planRange(v, 0, b("a"), b("a"))!;
     assert.deepEqual(plan.inputs.map((f) => f.number).sort(), [1, 2]);
+  });
+});
+
+describe("moving files down unchanged", () => {
+  const target = DEFAULT_COMPACTION_OPTIONS.targetFileSize;
+  const level0 = (ranges: [string, string][], below: FileMeta[] = [], level = 1) =>
+    Version.empty().apply({
+      added: [
+        ...ranges.map(([lo, hi], i) => ({ level: 0, file: file(i + 1, lo, hi) })),
+        ...below.map((f) => ({ level, file: f })),
+      ],
+    });
+  const plan = (v: Version) => pickCompaction(v, DEFAULT_COMPACTION_OPTIONS, new Map())!;
+
+  it("moves level-0 files that overlap neither each other nor level 1", () => {
+    const v = level0([["a", "b"], ["e", "f"], ["c", "d"], ["g", "h"]], [file(9, "x", "z")]);
+    assert.equal(canMove(plan(v), target), true);
+  });
+  it("merges level-0 files that share a key at their edges", () => {
+    const v = level0([["a", "b"], ["b", "c"], ["d", "e"], ["f", "g"]]);
+    assert.equal(canMove(plan(v), target), false);
+  });
+  it("merges when a level-1 file falls inside the inputs' range", () => {
+    const v = level0([["a", "b"], ["e", "f"], ["g", "h"], ["i", "j"]], [file(9, "c", "d")]);
+    assert.equal(canMove(plan(v), target), false);
+  });
+  it("merges a file that would overlap more than ten target files two levels down", () => {
+    const deep = Array.from({ length: 11 }, (_, i) => file(20 + i, `c${i}`, `c${i}`, target));
+    const v = level0([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]], deep, 2);
+    assert.equal(canMove(plan(v), target), false);
+    const few = deep.slice(0, 10);
+    assert.equal(
+      canMove(plan(level0([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]], few, 2)), target),
+      true,
+    );
   });
 });
 
