@@ -42,6 +42,7 @@ export type {
   FileLock,
   FileSystem,
   OpenReadOptions,
+  OpenWriteOptions,
   RandomAccessFile,
   WritableFile,
 } from "./lib/fs.ts";

@@ -43,7 +43,13 @@ import {
   yieldToEventLoop,
 } from "./compaction.ts";
 import { ClosedError, CorruptionError, StrataError } from "./errors.ts";
-import { defaultFileSystem, type FileLock, type FileSystem, joinPath } from "./fs.ts";
+import {
+  defaultFileSystem,
+  type FileLock,
+  type FileSystem,
+  joinPath,
+  type OpenWriteOptions,
+} from "./fs.ts";
 import {
   type Found,
   type InternalIterator,
@@ -326,6 +332,12 @@ function settingsFrom(options: OpenOptions): Settings {
   return { ...s, compaction, fs: options.fs ?? defaultFileSystem() };
 }
 
+// A log is switched once it reaches the memtable size, so reserving that
+// much lets nearly every append be a copy into a map.
+function walOptions(settings: { memtableSize: number }): OpenWriteOptions {
+  return { preallocate: settings.memtableSize };
+}
+
 interface PendingWrite {
   /** The operations in their log encoding. */
   body: Uint8Array;
@@ -592,7 +604,10 @@ export class DB {
     }
     const manifestNumber = nextFileNumber++;
     const walNumber = nextFileNumber++;
-    const wal = LogWriter.create(fs.openWrite(joinPath(dir, walName(walNumber))), WAL_MAGIC);
+    const wal = LogWriter.create(
+      fs.openWrite(joinPath(dir, walName(walNumber)), walOptions(settings)),
+      WAL_MAGIC,
+    );
     wal.sync();
     const manifest = Manifest.create(fs, dir, manifestNumber, {
       version,
@@ -978,7 +993,7 @@ export class DB {
     if (this.#mem.isEmpty) return;
     const number = this.#nextFileNumber++;
     const wal = LogWriter.create(
-      this.#fs.openWrite(joinPath(this.#dir, walName(number))),
+      this.#fs.openWrite(joinPath(this.#dir, walName(number)), walOptions(this.#settings)),
       WAL_MAGIC,
     );
     // The old log's tail must be durable before a newer log can hold writes

@@ -15,7 +15,7 @@ import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { LockError } from "./errors.ts";
-import { type FileMap, mapFile } from "./file_map.ts";
+import { type FileMap, mapFile, mapFileForWriting } from "./file_map.ts";
 
 /** A file opened for positional reads. */
 export interface RandomAccessFile {
@@ -69,12 +69,27 @@ export interface OpenReadOptions {
   map?: boolean;
 }
 
+/** Options of {@linkcode FileSystem.openWrite}. */
+export interface OpenWriteOptions {
+  /** Keep the file's bytes and append after them (default false: truncate). */
+  append?: boolean;
+  /**
+   * Reserve this many bytes on disk up front and append into them through
+   * a shared memory map where the runtime can make one (see
+   * `file_map.ts`): an append is then a copy, not a system call. Until the
+   * file is closed (and cut to what was appended) it reads as its appended
+   * bytes followed by zeros, which is what a crash leaves. Appends past the
+   * reservation are written as usual. Ignored with `append`.
+   */
+  preallocate?: number;
+}
+
 /** The operations the engine needs from a file system. */
 export interface FileSystem {
   /** Opens an existing file for positional reads. */
   openRead(path: string, options?: OpenReadOptions): RandomAccessFile;
   /** Creates (or truncates) a file for appending; with `append: true` keeps existing bytes. */
-  openWrite(path: string, options?: { append?: boolean }): WritableFile;
+  openWrite(path: string, options?: OpenWriteOptions): WritableFile;
   /** Reads a whole file. */
   readFile(path: string): Uint8Array;
   /** Renames a file, replacing `to` atomically if it exists. */
@@ -158,6 +173,12 @@ function registerLock(path: string): string {
   return key;
 }
 
+function mappedWrite(path: string, options: OpenWriteOptions): WritableFile | undefined {
+  const capacity = options.preallocate ?? 0;
+  if (options.append || !(capacity > 0)) return undefined;
+  return MappedWriteFile.open(path, capacity);
+}
+
 class NodeReadFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
@@ -236,6 +257,65 @@ class NodeWriteFile implements WritableFile {
   }
 }
 
+// A new file appended to through a writable map of its first `capacity`
+// bytes, and with positional writes after them.
+class MappedWriteFile implements WritableFile {
+  readonly path: string;
+  size = 0;
+  #fd: number;
+  #map: FileMap;
+  #syncError: unknown;
+  private constructor(path: string, fd: number, map: FileMap) {
+    this.path = path;
+    this.#fd = fd;
+    this.#map = map;
+  }
+  /** The file, or undefined when no writable map can be made here. */
+  static open(path: string, capacity: number): MappedWriteFile | undefined {
+    const fd = nodeFs.openSync(path, "w+");
+    let map: FileMap | undefined;
+    try {
+      map = mapFileForWriting(fd, capacity);
+    } finally {
+      if (map === undefined) nodeFs.closeSync(fd);
+    }
+    return map === undefined ? undefined : new MappedWriteFile(path, fd, map);
+  }
+  append(data: Uint8Array): void {
+    const bytes = this.#map.bytes;
+    const at = this.size;
+    // What fits goes into the map; the rest is written after it.
+    const fits = Math.min(data.length, Math.max(0, bytes.length - at));
+    if (fits > 0) bytes.set(fits === data.length ? data : data.subarray(0, fits), at);
+    let done = fits;
+    while (done < data.length) {
+      done += nodeFs.writeSync(this.#fd, data, done, data.length - done, at + done);
+    }
+    this.size = at + data.length;
+  }
+  sync(): void {
+    if (this.#syncError !== undefined) throw this.#syncError;
+    nodeFs.fdatasyncSync(this.#fd);
+  }
+  syncInBackground(): void {
+    nodeFs.fdatasync(this.#fd, (e) => {
+      if (e) this.#syncError ??= e;
+    });
+  }
+  close(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    this.#map.unmap();
+    try {
+      // The reserved bytes never written would read as a zero-filled tail.
+      nodeFs.ftruncateSync(fd, this.size);
+    } finally {
+      nodeFs.closeSync(fd);
+    }
+  }
+}
+
 /** The `node:fs` implementation (used on Bun and Node). */
 export class NodeFileSystem implements FileSystem {
   /** Opens an existing file for positional reads, through a memory map with `map: true`. */
@@ -243,8 +323,8 @@ export class NodeFileSystem implements FileSystem {
     return new NodeReadFile(path, options.map ?? false);
   }
   /** Creates (or truncates, or appends to) a file. */
-  openWrite(path: string, options: { append?: boolean } = {}): WritableFile {
-    return new NodeWriteFile(path, options.append ?? false);
+  openWrite(path: string, options: OpenWriteOptions = {}): WritableFile {
+    return mappedWrite(path, options) ?? new NodeWriteFile(path, options.append ?? false);
   }
   /** Reads a whole file. */
   readFile(path: string): Uint8Array {
@@ -374,8 +454,8 @@ export class DenoFileSystem implements FileSystem {
     return new NodeReadFile(path, options.map ?? false);
   }
   /** Creates (or truncates, or appends to) a file. */
-  openWrite(path: string, options: { append?: boolean } = {}): WritableFile {
-    return new DenoWriteFile(path, options.append ?? false);
+  openWrite(path: string, options: OpenWriteOptions = {}): WritableFile {
+    return mappedWrite(path, options) ?? new DenoWriteFile(path, options.append ?? false);
   }
   /** Reads a whole file. */
   readFile(path: string): Uint8Array {

@@ -13,7 +13,9 @@
  * is caught before it is trusted. A crash can tear only the end of a log: a
  * record that runs past the end of the file, or a damaged tail made of
  * zeros, is a torn tail and is dropped. A damaged record with intact bytes
- * after it is corruption.
+ * after it is corruption. Zeros from the end of a record to the end of the
+ * file are room reserved for records never written (a write-ahead log
+ * reserves its file up front), not a torn tail.
  *
  * @module
  */
@@ -177,6 +179,8 @@ export function readLog(bytes: Uint8Array, magic: number, fileName: string): Log
   }
   let pos = FILE_HEADER_SIZE;
   while (pos < bytes.length) {
+    // Cheap to ask: a written record's first byte is zero one time in 256.
+    if (bytes[pos] === 0 && allZero(bytes, pos)) break;
     if (bytes.length - pos < RECORD_HEADER_SIZE) {
       return { records, offsets, validLength: pos, torn: true };
     }

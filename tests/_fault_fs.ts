@@ -25,7 +25,13 @@
  */
 
 import { rng } from "./_model.ts";
-import type { FileLock, FileSystem, RandomAccessFile, WritableFile } from "../lib/fs.ts";
+import type {
+  FileLock,
+  FileSystem,
+  OpenWriteOptions,
+  RandomAccessFile,
+  WritableFile,
+} from "../lib/fs.ts";
 import { LockError } from "../lib/errors.ts";
 
 export { rng };
@@ -297,7 +303,7 @@ export class FaultFileSystem implements FileSystem {
     };
   }
 
-  openWrite(path: string, options: { append?: boolean } = {}): WritableFile {
+  openWrite(path: string, options: OpenWriteOptions = {}): WritableFile {
     const [dir, name] = splitPath(path);
     const entries = this.#dir(dir);
     let inode = entries.get(name);

@@ -175,7 +175,7 @@ describe("write-ahead log damage", () => {
     }
   });
 
-  it("a zero-filled tail after the last record is a torn tail, not corruption", async () => {
+  it("a zero-filled tail after the last record is room for more records, not corruption", async () => {
     const pristine = await makeWalOnlyDb();
     const name = onlyFile(pristine, /\.log$/).slice(pristine.length + 1);
     const dir = copyOf(pristine);

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { canMapFiles, mapFile } from "../lib/file_map.ts";
+import { canMapFiles, mapFile, mapFileForWriting } from "../lib/file_map.ts";
 import { withTempDir } from "./_temp.ts";
 
 describe("memory maps", () => {
@@ -28,6 +28,27 @@ describe("memory maps", () => {
         assert.ok(map !== undefined);
         assert.deepEqual(map.bytes, bytes);
         map.unmap();
+      } finally {
+        nodeFs.closeSync(fd);
+      }
+    });
+  });
+
+  it("made for writing reserve the file's blocks and pass writes to the file", async () => {
+    await withTempDir("map", (dir) => {
+      const path = join(dir, "w");
+      const fd = nodeFs.openSync(path, "w+");
+      try {
+        const map = mapFileForWriting(fd, 8192);
+        if (!canMapFiles() || process.platform !== "linux") return assert.equal(map, undefined);
+        assert.ok(map !== undefined);
+        const stat = nodeFs.fstatSync(fd);
+        assert.equal(stat.size, 8192);
+        assert.ok(stat.blocks * 512 >= 8192, `${stat.blocks} blocks reserved`);
+        map.bytes.set([1, 2, 3], 4096);
+        map.unmap();
+        const bytes = nodeFs.readFileSync(path);
+        assert.deepEqual([...bytes.subarray(4094, 4100)], [0, 0, 1, 2, 3, 0]);
       } finally {
         nodeFs.closeSync(fd);
       }

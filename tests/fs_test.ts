@@ -3,12 +3,14 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LockError } from "../lib/errors.ts";
 import { canMapFiles } from "../lib/file_map.ts";
 import { DenoFileSystem, type FileSystem, isDeno, joinPath, NodeFileSystem } from "../lib/fs.ts";
+import { startScript } from "./_spawn.ts";
 
 const implementations: [string, () => FileSystem][] = [["node:fs", () => new NodeFileSystem()]];
 if (isDeno) implementations.push(["Deno", () => new DenoFileSystem()]);
@@ -84,6 +86,42 @@ for (const [name, make] of implementations) {
       assert.equal(nodeFs.readFileSync(file, "utf8"), "abcd");
       fs.openWrite(file).close();
       assert.equal(nodeFs.readFileSync(file, "utf8"), "");
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("appends into a reservation and past it, and cuts the file to what was appended on close", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const w = fs.openWrite(file, { preallocate: 10 });
+      const parts = [[1, 2, 3, 4], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], [15, 16]];
+      for (const p of parts) w.append(new Uint8Array(p));
+      w.sync();
+      assert.equal(w.size, 16);
+      const whileOpen = nodeFs.readFileSync(file);
+      assert.deepEqual(
+        whileOpen.subarray(0, 16),
+        Buffer.from(parts.flat()),
+        "appended bytes are in the file before it is closed",
+      );
+      w.close();
+      assert.deepEqual(nodeFs.readFileSync(file), Buffer.from(parts.flat()));
+      nodeFs.rmSync(dir, { recursive: true });
+    });
+    it("reads a reserved file whose writer was killed as its appended bytes, then zeros", async () => {
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const child = startScript(new URL("./_reserved_writer.ts", import.meta.url).pathname, [
+        file,
+        "1000",
+      ]);
+      await child.waitForLine(/^appended 2000$/);
+      await child.exited;
+      const bytes = nodeFs.readFileSync(file);
+      assert.ok(bytes.length >= 2000, `${bytes.length} bytes`);
+      for (let i = 0; i < 1000; i++) {
+        assert.equal(bytes[2 * i] | (bytes[2 * i + 1] << 8), i, `append ${i}`);
+      }
+      assert.ok(bytes.subarray(2000).every((b) => b === 0), "the rest of the reservation is zeros");
       nodeFs.rmSync(dir, { recursive: true });
     });
     it("renames over an existing file, lists, truncates and removes", () => {

@@ -38,12 +38,22 @@ describe("record log", () => {
       assert.equal(log.validLength, lastStart);
     }
   });
-  it("treats a zero-filled tail as torn", () => {
+  it("reads zeros after the last record as room reserved for more, not a torn tail", () => {
     const bytes = writeLog(records);
     const padded = new Uint8Array(bytes.length + 64);
     padded.set(bytes);
     const log = readLog(padded, WAL_MAGIC, "x.log");
     assert.deepEqual(log.records, records);
+    assert.equal(log.validLength, bytes.length);
+    assert.equal(log.torn, false);
+  });
+  it("treats zeros from inside the last record to the end as torn", () => {
+    const bytes = writeLog(records).slice();
+    const last = readLog(bytes, WAL_MAGIC, "x.log").offsets[2];
+    bytes.fill(0, last + 20);
+    const log = readLog(bytes, WAL_MAGIC, "x.log");
+    assert.deepEqual(log.records, records.slice(0, 2));
+    assert.equal(log.validLength, last);
     assert.equal(log.torn, true);
   });
   it("treats a damaged last record as torn", () => {
