@@ -173,12 +173,6 @@ function registerLock(path: string): string {
   return key;
 }
 
-function mappedWrite(path: string, options: OpenWriteOptions): WritableFile | undefined {
-  const capacity = options.preallocate ?? 0;
-  if (options.append || !(capacity > 0)) return undefined;
-  return MappedWriteFile.open(path, capacity);
-}
-
 class NodeReadFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
@@ -227,69 +221,41 @@ class NodeWriteFile implements WritableFile {
   readonly path: string;
   size: number;
   #fd: number;
-  constructor(path: string, append: boolean) {
-    this.path = path;
-    this.#fd = nodeFs.openSync(path, append ? "a" : "w");
-    this.size = append ? nodeFs.fstatSync(this.#fd).size : 0;
-  }
+  // The reserved head of the file (see OpenWriteOptions.preallocate),
+  // appended to by copying into it.
+  #map: FileMap | undefined;
   // A failed background sync: the kernel may since have dropped the pages
   // it could not write, so no later sync may report success.
   #syncError: unknown;
-  append(data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      done += nodeFs.writeSync(this.#fd, data, done, data.length - done);
-    }
-    this.size += data.length;
-  }
-  sync(): void {
-    if (this.#syncError !== undefined) throw this.#syncError;
-    nodeFs.fdatasyncSync(this.#fd);
-  }
-  syncInBackground(): void {
-    nodeFs.fdatasync(this.#fd, (e) => {
-      if (e) this.#syncError ??= e;
-    });
-  }
-  close(): void {
-    if (this.#fd >= 0) nodeFs.closeSync(this.#fd);
-    this.#fd = -1;
-  }
-}
-
-// A new file appended to through a writable map of its first `capacity`
-// bytes, and with positional writes after them.
-class MappedWriteFile implements WritableFile {
-  readonly path: string;
-  size = 0;
-  #fd: number;
-  #map: FileMap;
-  #syncError: unknown;
-  private constructor(path: string, fd: number, map: FileMap) {
+  constructor(path: string, options: OpenWriteOptions) {
+    const append = options.append ?? false;
+    const capacity = append ? 0 : options.preallocate ?? 0;
     this.path = path;
-    this.#fd = fd;
-    this.#map = map;
-  }
-  /** The file, or undefined when no writable map can be made here. */
-  static open(path: string, capacity: number): MappedWriteFile | undefined {
-    const fd = nodeFs.openSync(path, "w+");
-    let map: FileMap | undefined;
+    this.#fd = nodeFs.openSync(path, append ? "a" : "w+");
     try {
-      map = mapFileForWriting(fd, capacity);
-    } finally {
-      if (map === undefined) nodeFs.closeSync(fd);
+      this.size = append ? nodeFs.fstatSync(this.#fd).size : 0;
+      this.#map = capacity > 0 ? mapFileForWriting(this.#fd, capacity) : undefined;
+      // A reservation made without its map would read as a zero-filled tail.
+      if (capacity > 0 && this.#map === undefined) nodeFs.ftruncateSync(this.#fd, 0);
+    } catch (e) {
+      nodeFs.closeSync(this.#fd);
+      throw e;
     }
-    return map === undefined ? undefined : new MappedWriteFile(path, fd, map);
   }
   append(data: Uint8Array): void {
-    const bytes = this.#map.bytes;
     const at = this.size;
-    // What fits goes into the map; the rest is written after it.
-    const fits = Math.min(data.length, Math.max(0, bytes.length - at));
-    if (fits > 0) bytes.set(fits === data.length ? data : data.subarray(0, fits), at);
-    let done = fits;
+    const map = this.#map;
+    let done = 0;
+    if (map !== undefined) {
+      // What fits goes into the map; the rest is written after it.
+      done = Math.min(data.length, Math.max(0, map.bytes.length - at));
+      if (done > 0) map.bytes.set(done === data.length ? data : data.subarray(0, done), at);
+    }
     while (done < data.length) {
-      done += nodeFs.writeSync(this.#fd, data, done, data.length - done, at + done);
+      // Bytes past a map go to their place, as copies left the descriptor's
+      // offset at 0; without a map they go to the end.
+      const position = map === undefined ? null : at + done;
+      done += nodeFs.writeSync(this.#fd, data, done, data.length - done, position);
     }
     this.size = at + data.length;
   }
@@ -306,10 +272,14 @@ class MappedWriteFile implements WritableFile {
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
-    this.#map.unmap();
+    const map = this.#map;
+    this.#map = undefined;
     try {
-      // The reserved bytes never written would read as a zero-filled tail.
-      nodeFs.ftruncateSync(fd, this.size);
+      if (map !== undefined) {
+        map.unmap();
+        // The reserved bytes never written would read as a zero-filled tail.
+        nodeFs.ftruncateSync(fd, this.size);
+      }
     } finally {
       nodeFs.closeSync(fd);
     }
@@ -324,7 +294,7 @@ export class NodeFileSystem implements FileSystem {
   }
   /** Creates (or truncates, or appends to) a file. */
   openWrite(path: string, options: OpenWriteOptions = {}): WritableFile {
-    return mappedWrite(path, options) ?? new NodeWriteFile(path, options.append ?? false);
+    return new NodeWriteFile(path, options);
   }
   /** Reads a whole file. */
   readFile(path: string): Uint8Array {
@@ -455,7 +425,10 @@ export class DenoFileSystem implements FileSystem {
   }
   /** Creates (or truncates, or appends to) a file. */
   openWrite(path: string, options: OpenWriteOptions = {}): WritableFile {
-    return mappedWrite(path, options) ?? new DenoWriteFile(path, options.append ?? false);
+    // A reservation is mapped through a `node:fs` descriptor.
+    return options.preallocate
+      ? new NodeWriteFile(path, options)
+      : new DenoWriteFile(path, options.append ?? false);
   }
   /** Reads a whole file. */
   readFile(path: string): Uint8Array {
