@@ -19,7 +19,7 @@ import { type FileSystem, joinPath, type WritableFile } from "./fs.ts";
 import { type InternalIterator, type Kind, KIND_DELETE } from "./internal_key.ts";
 import { firstAtLeast } from "./key_fence.ts";
 import { LevelIterator } from "./level_iterator.ts";
-import { type FileMeta, NUM_LEVELS, Version } from "./manifest.ts";
+import { type FileMeta, NUM_LEVELS, overlaps, Version } from "./manifest.ts";
 import { MergingIterator } from "./merge_iterator.ts";
 import { TableBuilder, type TableProperties } from "./sstable/table_builder.ts";
 import { tableName } from "./table_cache.ts";
@@ -196,12 +196,7 @@ export function canMove(plan: CompactionPlan, targetFileSize: number): boolean {
     if (i > 0 && compareBytes(inputs[i - 1].largest, inputs[i].smallest) >= 0) return false;
     let below = 0;
     for (const g of plan.grandparents) {
-      if (
-        compareBytes(g.smallest, inputs[i].largest) <= 0 &&
-        compareBytes(g.largest, inputs[i].smallest) >= 0
-      ) {
-        below += g.size;
-      }
+      if (overlaps(g, inputs[i].smallest, inputs[i].largest)) below += g.size;
     }
     if (below > 10 * targetFileSize) return false;
   }

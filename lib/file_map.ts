@@ -31,7 +31,8 @@ export interface FileMap {
 }
 
 interface Mapper {
-  map(fd: number, size: number, writable: boolean): FileMap | undefined;
+  // `prot`: PROT_READ, or with PROT_WRITE too.
+  map(fd: number, size: number, prot: number): FileMap | undefined;
   // posix_fallocate: 0, or the error number.
   reserve(fd: number, size: number): number;
 }
@@ -58,9 +59,8 @@ function denoMapper(): Mapper | undefined {
     posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   });
   return {
-    map(fd: number, size: number, writable: boolean): FileMap | undefined {
+    map(fd: number, size: number, prot: number): FileMap | undefined {
       const length = BigInt(size);
-      const prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
       const at = libc.symbols.mmap(null, length, prot, MAP_SHARED, fd, 0n);
       if (at === null || Deno.UnsafePointer.value(at) === MAP_FAILED) return undefined;
       return {
@@ -98,8 +98,7 @@ function bunMapper(): Mapper | undefined {
     posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
   });
   return {
-    map(fd: number, size: number, writable: boolean): FileMap | undefined {
-      const prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+    map(fd: number, size: number, prot: number): FileMap | undefined {
       const at = libc.symbols.mmap(null, size, prot, MAP_SHARED, fd, 0);
       // A pointer past 2^53 (the error result among them) comes back as a bigint.
       if (typeof at !== "number" || at <= 0) return undefined;
@@ -161,7 +160,7 @@ export function canMapFiles(): boolean {
 export function mapFile(fd: number, size: number): FileMap | undefined {
   if (!(size > 0) || !canMapFiles()) return undefined;
   try {
-    return mapper!.map(fd, size, false);
+    return mapper!.map(fd, size, PROT_READ);
   } catch {
     return undefined;
   }
@@ -193,7 +192,7 @@ export function mapFileForWriting(fd: number, size: number): FileMap | undefined
   if (!(size > 0) || process.platform !== "linux" || !canMapFiles()) return undefined;
   try {
     if (mapper!.reserve(fd, size) !== 0) return undefined;
-    return mapper!.map(fd, size, true);
+    return mapper!.map(fd, size, PROT_READ | PROT_WRITE);
   } catch {
     return undefined;
   }

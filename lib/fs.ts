@@ -234,7 +234,7 @@ class NodeWriteFile implements WritableFile {
     this.#fd = nodeFs.openSync(path, append ? "a" : "w+");
     try {
       this.size = append ? nodeFs.fstatSync(this.#fd).size : 0;
-      this.#map = capacity > 0 ? mapFileForWriting(this.#fd, capacity) : undefined;
+      this.#map = mapFileForWriting(this.#fd, capacity);
       // A reservation made without its map would read as a zero-filled tail.
       if (capacity > 0 && this.#map === undefined) nodeFs.ftruncateSync(this.#fd, 0);
     } catch (e) {

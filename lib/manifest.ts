@@ -36,6 +36,25 @@ export interface FileMeta {
   readonly entries: number;
 }
 
+/**
+ * True when the key range of `file` meets [start, end] (inclusive; an
+ * undefined bound is open).
+ *
+ * @example
+ * ```ts
+ * import { overlaps } from "./manifest.ts";
+ * const key = (s: string) => new TextEncoder().encode(s);
+ * const file = {
+ *   number: 1, size: 1, smallest: key("b"), largest: key("d"), minSeq: 1, maxSeq: 1, entries: 1,
+ * };
+ * console.log(overlaps(file, key("d"), key("f"))); // true
+ * ```
+ */
+export function overlaps(file: FileMeta, start?: Uint8Array, end?: Uint8Array): boolean {
+  return (end === undefined || compareBytes(file.smallest, end) <= 0) &&
+    (start === undefined || compareBytes(file.largest, start) >= 0);
+}
+
 /** A change to the set of live files and counters. */
 export interface VersionEdit {
   /** WAL files numbered below this are no longer needed. */
@@ -167,10 +186,7 @@ export class Version {
    * undefined bound is open).
    */
   overlapping(level: number, start?: Uint8Array, end?: Uint8Array): FileMeta[] {
-    return this.levels[level].filter((f) =>
-      (end === undefined || compareBytes(f.smallest, end) <= 0) &&
-      (start === undefined || compareBytes(f.largest, start) >= 0)
-    );
+    return this.levels[level].filter((f) => overlaps(f, start, end));
   }
 
   /** The edit that creates this version from nothing. */
