@@ -71,7 +71,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * frame format. Tables checksum their blocks with it: on a 4 KiB block it
  * takes about a third of the time of {@linkcode crc32c}, since its four
  * lanes multiply whole words where CRC32C looks up every byte. Word-aligned
- * input (as the block cache hands out) is read a word at a time.
+ * input (as the block cache hands out) is read a word at a time, other input
+ * through a `DataView`.
  *
  * @example
  * ```ts
@@ -106,25 +107,21 @@ export function xxh32(bytes: Uint8Array, start = 0, end: number = bytes.length):
     h = ((v1 << 1) | (v1 >>> 31)) + ((v2 << 7) | (v2 >>> 25)) +
       ((v3 << 12) | (v3 >>> 20)) + ((v4 << 18) | (v4 >>> 14));
   } else {
-    const b = bytes;
+    // Unaligned words (blocks read in place from a map start anywhere):
+    // little-endian DataView loads take half the time of assembling bytes.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let v1 = (XXH_P1 + XXH_P2) | 0;
     let v2 = XXH_P2;
     let v3 = 0;
     let v4 = -XXH_P1 | 0;
     for (; i + 16 <= end; i += 16) {
-      v1 = (v1 + Math.imul(b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24), XXH_P2)) |
-        0;
+      v1 = (v1 + Math.imul(view.getInt32(i, true), XXH_P2)) | 0;
       v1 = Math.imul((v1 << 13) | (v1 >>> 19), XXH_P1);
-      v2 =
-        (v2 + Math.imul(b[i + 4] | (b[i + 5] << 8) | (b[i + 6] << 16) | (b[i + 7] << 24), XXH_P2)) |
-        0;
+      v2 = (v2 + Math.imul(view.getInt32(i + 4, true), XXH_P2)) | 0;
       v2 = Math.imul((v2 << 13) | (v2 >>> 19), XXH_P1);
-      v3 = (v3 +
-        Math.imul(b[i + 8] | (b[i + 9] << 8) | (b[i + 10] << 16) | (b[i + 11] << 24), XXH_P2)) | 0;
+      v3 = (v3 + Math.imul(view.getInt32(i + 8, true), XXH_P2)) | 0;
       v3 = Math.imul((v3 << 13) | (v3 >>> 19), XXH_P1);
-      v4 = (v4 +
-        Math.imul(b[i + 12] | (b[i + 13] << 8) | (b[i + 14] << 16) | (b[i + 15] << 24), XXH_P2)) |
-        0;
+      v4 = (v4 + Math.imul(view.getInt32(i + 12, true), XXH_P2)) | 0;
       v4 = Math.imul((v4 << 13) | (v4 >>> 19), XXH_P1);
     }
     h = ((v1 << 1) | (v1 >>> 31)) + ((v2 << 7) | (v2 >>> 25)) +

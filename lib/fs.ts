@@ -27,6 +27,13 @@ export interface RandomAccessFile {
   read(buf: Uint8Array, position: number): number;
   /** True when reads copy out of a memory map of the file instead of calling the system. */
   readonly mapped?: boolean;
+  /**
+   * The bytes `[position, position + length)` as a view into the file's
+   * memory map, without copying; undefined when the file is not mapped or
+   * the range leaves the file. The view must not be touched after
+   * {@linkcode RandomAccessFile.close}: the map is gone then.
+   */
+  view?(position: number, length: number): Uint8Array | undefined;
   /** Closes the file; further reads throw. */
   close(): void;
 }
@@ -191,6 +198,13 @@ class NodeReadFile implements RandomAccessFile {
   }
   get mapped(): boolean {
     return this.#map !== undefined;
+  }
+  view(position: number, length: number): Uint8Array | undefined {
+    const map = this.#map;
+    if (map === undefined || !(position >= 0 && length >= 0 && position + length <= this.size)) {
+      return undefined;
+    }
+    return map.bytes.subarray(position, position + length);
   }
   read(buf: Uint8Array, position: number): number {
     const map = this.#map;

@@ -63,6 +63,27 @@ for (const [name, make] of implementations) {
       assert.throws(() => mapped.read(new Uint8Array(8), 0), "a read after close");
       nodeFs.rmSync(dir, { recursive: true });
     });
+    it("views the bytes of a mapped file in place, and gives no view out of range, unmapped or after close", () => {
+      const fs = make();
+      const dir = tempDir();
+      const file = joinPath(dir, "a");
+      const bytes = new Uint8Array(10_000).map((_, i) => (i * 7919) >>> 3);
+      nodeFs.writeFileSync(file, bytes);
+      const mapped = fs.openRead(file, { map: true });
+      const plain = fs.openRead(file);
+      assert.equal(plain.view?.(0, 10), undefined, "no view without a map");
+      if (canMapFiles()) {
+        assert.deepEqual(mapped.view!(0, 10_000), bytes);
+        assert.deepEqual(mapped.view!(4_097, 5), bytes.subarray(4_097, 4_102));
+        assert.deepEqual(mapped.view!(10_000, 0), new Uint8Array(0));
+      }
+      assert.equal(mapped.view?.(9_999, 2), undefined, "a range past the end");
+      assert.equal(mapped.view?.(-1, 2), undefined, "a negative position");
+      mapped.close();
+      plain.close();
+      assert.equal(mapped.view?.(0, 10), undefined, "after close");
+      nodeFs.rmSync(dir, { recursive: true });
+    });
     it("opens an empty file asked to map without a map", () => {
       const fs = make();
       const dir = tempDir();

@@ -72,15 +72,21 @@ function writeTable(
   return props;
 }
 
-// A read-only file over bytes in memory, for damaging tables cheaply.
+// A read-only file over bytes in memory, for damaging tables cheaply. An
+// `inPlace` one also hands out views of its bytes, as a mapped file does.
 class MemFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
+  readonly view?: (position: number, length: number) => Uint8Array | undefined;
   #bytes: Uint8Array;
-  constructor(name: string, bytes: Uint8Array) {
+  constructor(name: string, bytes: Uint8Array, options: { inPlace?: boolean } = {}) {
     this.path = name;
     this.#bytes = bytes;
     this.size = bytes.length;
+    if (options.inPlace) {
+      this.view = (position, length) =>
+        position + length <= bytes.length ? bytes.subarray(position, position + length) : undefined;
+    }
   }
   read(buf: Uint8Array, position: number): number {
     const part = this.#bytes.subarray(position, position + buf.length);
@@ -100,9 +106,11 @@ function targetsFor(entries: Entry[], seed: number): Uint8Array[] {
   return out;
 }
 
-// `cache` is the block cache capacity in bytes, or undefined for none.
-const configs: { name: string; options: TableBuilderOptions; cache?: number }[] = [
+// `cache` is the block cache capacity in bytes, or undefined for none;
+// `map` reads the file through a memory map where the runtime can make one.
+const configs: { name: string; options: TableBuilderOptions; cache?: number; map?: boolean }[] = [
   { name: "default options with a cache", options: {}, cache: 1 << 20 },
+  { name: "read in place through a memory map", options: {}, cache: 1 << 20, map: true },
   { name: "small blocks without a cache", options: { blockSize: 256 } },
   {
     name: "tiny blocks, restart interval 1, no filter",
@@ -137,7 +145,7 @@ describe("table", () => {
       before(() => {
         const file = path.join(dir, `${config.name.replace(/\W+/g, "_")}.sst`);
         props = writeTable(fs, file, entries, config.options);
-        table = Table.open(fs.openRead(file), {
+        table = Table.open(fs.openRead(file, { map: config.map }), {
           fileNumber: 3,
           cache: config.cache === undefined ? undefined : new BlockCache(config.cache),
         });
@@ -590,11 +598,19 @@ describe("table", () => {
       good = fs.readFile(file);
     });
 
+    // `inPlace` reads data blocks as views (as from a map); `verify: false`
+    // leaves finding damage to the reads alone.
+    interface ReadOptions {
+      cache?: BlockCache;
+      inPlace?: boolean;
+      verify?: boolean;
+    }
+
     // Opens the bytes as a table and reads all of it every way; throws on
     // any difference from `small`.
-    function readEverything(data: Uint8Array, cache?: BlockCache): void {
-      const table = Table.open(new MemFile("t.sst", data), { fileNumber: 1, cache });
-      table.verify();
+    function readEverything(data: Uint8Array, o: ReadOptions = {}): void {
+      const table = Table.open(new MemFile("t.sst", data, o), { fileNumber: 1, cache: o.cache });
+      if (o.verify ?? true) table.verify();
       assert.deepEqual(forward(table.iterator()), small);
       assert.deepEqual(backward(table.iterator()), [...small].reverse());
       const it = table.iterator();
@@ -612,9 +628,9 @@ describe("table", () => {
 
     // The outcome of reading damaged bytes: "corrupt" or "ok"; anything
     // else (another error, wrong data) fails the test.
-    function outcome(data: Uint8Array, cache?: BlockCache): "corrupt" | "ok" {
+    function outcome(data: Uint8Array, o: ReadOptions = {}): "corrupt" | "ok" {
       try {
-        readEverything(data, cache);
+        readEverything(data, o);
         return "ok";
       } catch (e) {
         if (e instanceof CorruptionError) return "corrupt";
@@ -640,11 +656,63 @@ describe("table", () => {
         for (const mask of [0x01, 0xff]) {
           const bad = good.slice();
           bad[i] ^= mask;
-          if (outcome(bad, new BlockCache(1 << 20)) === "corrupt") detected++;
+          if (outcome(bad, { cache: new BlockCache(1 << 20) }) === "corrupt") detected++;
         }
       }
       // Every byte is covered by a checksum, the magic or the footer CRC.
       assert.equal(detected, good.length * 2);
+    });
+
+    it("read in place, a flipped byte in any data block is found by the reads alone", () => {
+      const d = Table.open(new MemFile("t.sst", good), { fileNumber: 1 }).describe();
+      for (const b of d.dataBlocks) {
+        // The contents, the compression byte and the checksum.
+        for (let i = b.offset; i < b.offset + b.size + 5; i++) {
+          const bad = good.slice();
+          bad[i] ^= 0x01;
+          assert.equal(
+            outcome(bad, { inPlace: true, verify: false }),
+            "corrupt",
+            `byte ${i} flipped`,
+          );
+        }
+      }
+      assert.equal(outcome(good, { inPlace: true, verify: false }), "ok");
+    });
+
+    it("read in place, a damaged data block is reported on every read, not only the first", () => {
+      const block = Table.open(new MemFile("t.sst", good), { fileNumber: 1 }).describe()
+        .dataBlocks[2];
+      const bad = good.slice();
+      bad[block.offset + 3] ^= 0x01;
+      const table = Table.open(new MemFile("t.sst", bad, { inPlace: true }), { fileNumber: 1 });
+      const it = table.iterator();
+      for (let round = 0; round < 3; round++) {
+        assert.throws(() => forward(it), CorruptionError, `round ${round}`);
+      }
+    });
+
+    it("read in place, data blocks come from the file's views, not its reads or the block cache", () => {
+      const inner = new MemFile("t.sst", good, { inPlace: true });
+      const counting = countingFile(inner);
+      let views = 0;
+      const file: RandomAccessFile = {
+        ...counting.file,
+        view(position, length) {
+          views++;
+          return inner.view!(position, length);
+        },
+      };
+      const cache = new BlockCache(1 << 20);
+      const table = Table.open(file, { fileNumber: 1, cache });
+      const readsAtOpen = counting.reads();
+      assert.deepEqual(forward(table.iterator()), small);
+      for (const e of small) {
+        sameFound(table.get(e.key, MAX_SEQUENCE), modelGet(small, e.key, MAX_SEQUENCE));
+      }
+      assert.equal(counting.reads(), readsAtOpen);
+      assert.ok(views >= table.blockCount, `${views} views`);
+      assert.equal(cache.size, 0);
     });
 
     it("block checksums are XXH32 of contents and compression byte (CRC32C in version 1)", () => {
@@ -667,7 +735,11 @@ describe("table", () => {
       for (let i = 0; i < v1.length; i++) {
         const bad = v1.slice();
         bad[i] ^= 0x01;
-        assert.equal(outcome(bad, new BlockCache(1 << 20)), "corrupt", `byte ${i} flipped`);
+        assert.equal(
+          outcome(bad, { cache: new BlockCache(1 << 20) }),
+          "corrupt",
+          `byte ${i} flipped`,
+        );
       }
     });
 
@@ -689,6 +761,7 @@ describe("table", () => {
           const bad = damagedInBlock(b, i);
           readExpectingOnlyCorruption(bad, {});
           readExpectingOnlyCorruption(bad, { cache: new BlockCache(1 << 20) });
+          readExpectingOnlyCorruption(bad, { inPlace: true });
         }
       }
     });
@@ -704,10 +777,10 @@ describe("table", () => {
     // Opens and reads `bad` every way there is; any error must be a CorruptionError.
     function readExpectingOnlyCorruption(
       bad: Uint8Array,
-      o: { verifyFirst?: boolean; cache?: BlockCache },
+      o: { verifyFirst?: boolean; cache?: BlockCache; inPlace?: boolean },
     ): void {
       try {
-        const t = Table.open(new MemFile("t.sst", bad), { fileNumber: 1, cache: o.cache });
+        const t = Table.open(new MemFile("t.sst", bad, o), { fileNumber: 1, cache: o.cache });
         if (o.verifyFirst) t.verify();
         forward(t.iterator());
         backward(t.iterator());

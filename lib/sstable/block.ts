@@ -302,6 +302,11 @@ export interface BlockOptions extends BlockLocation {
    * and nothing is checked again.
    */
   layoutOf?: Block;
+  /**
+   * The same bytes were checked as a block before (with `checkOrder`
+   * false, at least): nothing is checked again.
+   */
+  trusted?: boolean;
 }
 
 // Scratch buffers for validation; everything here is synchronous, so one
@@ -466,6 +471,8 @@ export class Block {
     let entries: number;
     if (same !== undefined) {
       entries = same.entries;
+    } else if (options.trusted === true) {
+      entries = -1;
     } else {
       failFile = file;
       failBase = base;

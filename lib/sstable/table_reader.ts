@@ -132,6 +132,10 @@ export class Table {
   #offsets: Float64Array;
   #sizes: Float64Array;
   #blockCount: number;
+  // For a mapped file, blocks are views into the map, and 1 marks a data
+  // block whose checksum and restart points were checked already.
+  #mapped: boolean;
+  #checked: Uint8Array;
   #getIter: BlockIterator = new BlockIterator();
   // Bytes shared by every index key, and of each index key the 4 bytes that
   // follow them as a big-endian number: most of a block search compares
@@ -228,6 +232,8 @@ export class Table {
     }
     this.#offsets = new Float64Array(n);
     this.#sizes = new Float64Array(n);
+    this.#mapped = file.view !== undefined && file.view(0, 0) !== undefined;
+    this.#checked = new Uint8Array(this.#mapped ? n : 0);
     // One reader decodes every handle in place: a table of thousands of
     // blocks opens without an object per block.
     const reader = new ByteReader(
@@ -291,14 +297,18 @@ export class Table {
   // Reads a block's contents and checks its trailer.
   #readBlock(h: BlockHandle, what: string, into?: Uint8Array): Uint8Array {
     const buf = this.#readExact(h.offset, h.size + BLOCK_TRAILER_SIZE, into);
-    const n = h.size;
+    this.#checkTrailer(buf, h.size, h.offset, what);
+    return buf.subarray(0, h.size);
+  }
+
+  // Checks the trailer after the `n` bytes of a block read at `offset`.
+  #checkTrailer(buf: Uint8Array, n: number, offset: number, what: string): void {
     if (readU32(buf, n + 1) !== blockChecksum(this.formatVersion, buf, { start: 0, end: n + 1 })) {
-      throw this.#corrupt(`${what} block checksum mismatch`, h.offset);
+      throw this.#corrupt(`${what} block checksum mismatch`, offset);
     }
     if (buf[n] !== COMPRESSION_NONE) {
-      throw this.#corrupt(`${what} block has unknown compression type ${buf[n]}`, h.offset + n);
+      throw this.#corrupt(`${what} block has unknown compression type ${buf[n]}`, offset + n);
     }
-    return buf.subarray(0, n);
   }
 
   #decodeProperties(b: Uint8Array, at: number): TableProperties {
@@ -395,6 +405,7 @@ export class Table {
    * cached).
    */
   readBlock(i: number): Block {
+    if (this.#mapped) return this.#viewDataBlock(i);
     const cache = this.#cache;
     if (cache !== undefined) {
       const hit = cache.get(this.fileNumber, i);
@@ -402,6 +413,29 @@ export class Table {
     }
     const block = this.#loadDataBlock(i, false);
     if (cache !== undefined) cache.set(this.fileNumber, i, block);
+    return block;
+  }
+
+  // Data block i as a view into the file's map. The map is the operating
+  // system's file cache already, so a copy in the block cache would only
+  // hold the same bytes twice; and since a mapped table's bytes never
+  // change while it is open, each block's checksum and restart points are
+  // checked on its first read only.
+  #viewDataBlock(i: number): Block {
+    const offset = this.#offsets[i];
+    const size = this.#sizes[i];
+    const bytes = this.#file.view!(offset, size + BLOCK_TRAILER_SIZE);
+    if (bytes === undefined) {
+      throw this.#corrupt("data block lies past the end of the file", offset);
+    }
+    const data = bytes.subarray(0, size);
+    if (this.#checked[i] === 1) {
+      return new Block(data, { file: this.fileName, offset, trusted: true });
+    }
+    this.#checkTrailer(bytes, size, offset, "data");
+    const block = new Block(data, { file: this.fileName, offset, checkOrder: false });
+    if (block.numRestarts === 0) throw this.#corrupt("empty data block", offset);
+    this.#checked[i] = 1;
     return block;
   }
 
