@@ -172,8 +172,11 @@ export class TableCache {
  */
 export class TableLeases {
   #cache: TableCache;
-  // File number → acquisitions not yet released.
-  #held = new Map<number, number>();
+  // File number → the iterator of its first acquisition not yet released.
+  #held = new Map<number, TableIterator>();
+  // Iterators of further acquisitions of files already in #held (rare: a
+  // scan reads a file once, but a level cursor may come back to one).
+  #more: TableIterator[] = [];
 
   /** Leases tables from `cache`. */
   constructor(cache: TableCache) {
@@ -182,32 +185,47 @@ export class TableLeases {
 
   /** How many acquisitions are held. */
   get held(): number {
-    let n = 0;
-    for (const count of this.#held.values()) n += count;
-    return n;
+    return this.#held.size + this.#more.length;
   }
 
   /** A cursor over table `number`, which stays open until released. */
   iterator(number: number): TableIterator {
-    const table = this.#cache.acquire(number);
-    this.#held.set(number, (this.#held.get(number) ?? 0) + 1);
-    return table.iterator();
+    const it = this.#cache.acquire(number).iterator();
+    if (this.#held.has(number)) this.#more.push(it);
+    else this.#held.set(number, it);
+    return it;
   }
 
-  /** Ends one acquisition of table `number`. */
+  /**
+   * Ends one acquisition of table `number`; an iterator it handed out for
+   * that table must not be used afterwards.
+   */
   release(number: number): void {
-    const count = this.#held.get(number);
-    if (count === undefined) return;
-    if (count > 1) this.#held.set(number, count - 1);
-    else this.#held.delete(number);
+    let it = this.#held.get(number);
+    if (it === undefined) return;
+    const table = it.table;
+    const more = this.#more.length === 0 ? -1 : this.#more.findIndex((m) => m.table === table);
+    if (more >= 0) {
+      it = this.#more[more];
+      this.#more.splice(more, 1);
+    } else {
+      this.#held.delete(number);
+    }
+    it.table.recycle(it);
     this.#cache.release(number);
   }
 
   /** Ends every acquisition still held. */
   releaseAll(): void {
-    for (const [number, count] of this.#held) {
-      for (let i = 0; i < count; i++) this.#cache.release(number);
+    for (const [number, it] of this.#held) {
+      it.table.recycle(it);
+      this.#cache.release(number);
+    }
+    for (const it of this.#more) {
+      it.table.recycle(it);
+      this.#cache.release(it.table.fileNumber);
     }
     this.#held.clear();
+    this.#more = [];
   }
 }

@@ -86,6 +86,39 @@ describe("TableLeases", () => {
     cache.close();
     nodeFs.rmSync(dir, { recursive: true });
   });
+  it("hands a released iterator to the next lease of its table, unpositioned", () => {
+    const dir = makeTables(2);
+    const cache = new TableCache(fs, dir, { capacity: 10 });
+    const leases = new TableLeases(cache);
+    const first = leases.iterator(1);
+    first.seekToFirst();
+    assert.ok(first.valid());
+    leases.release(1);
+    const again = new TableLeases(cache).iterator(1);
+    assert.equal(again, first);
+    assert.equal(again.valid(), false);
+    assert.notEqual(new TableLeases(cache).iterator(2), first, "never to another table");
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
+  it("gives two leases of one table two iterators, and recycles both", () => {
+    const dir = makeTables(1);
+    const cache = new TableCache(fs, dir, { capacity: 10 });
+    const leases = new TableLeases(cache);
+    const a = leases.iterator(1);
+    const b = leases.iterator(1);
+    assert.notEqual(a, b);
+    a.seekToFirst();
+    b.seekToFirst();
+    leases.release(1);
+    assert.ok(a.valid() || b.valid(), "the other lease's iterator is still in use");
+    leases.releaseAll();
+    const next = new TableLeases(cache);
+    const reused = [next.iterator(1), next.iterator(1)];
+    assert.deepEqual(new Set(reused), new Set([a, b]));
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  });
   it("ignores a release of a table it does not hold", () => {
     const dir = makeTables(1);
     const blocks = new BlockCache(1 << 20);

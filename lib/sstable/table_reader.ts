@@ -85,6 +85,9 @@ export interface TableDescription {
   dataBlocks: DataBlockDescription[];
 }
 
+// Iterators a table keeps for reuse: as many as scans at once usually read it.
+const MAX_SPARE_ITERATORS = 4;
+
 /** What {@linkcode Table.verify} checked. */
 export interface VerifyResult {
   /** Data blocks read and checked. */
@@ -137,6 +140,7 @@ export class Table {
   #mapped: boolean;
   #checked: Uint8Array;
   #getIter: BlockIterator = new BlockIterator();
+  #spareIterators: TableIterator[] = [];
   // Bytes shared by every index key, and of each index key the 4 bytes that
   // follow them as a big-endian number: most of a block search compares
   // numbers instead of bytes.
@@ -496,9 +500,26 @@ export class Table {
     return { kind: it.kind(), seq: it.seq(), value: it.value() };
   }
 
-  /** A new iterator over every entry of the table. */
+  /**
+   * An unpositioned iterator over every entry of the table: a new one, or
+   * one handed back through {@linkcode Table.recycle}.
+   */
   iterator(): TableIterator {
-    return new TableIterator(this);
+    const spare = this.#spareIterators.pop();
+    if (spare === undefined) return new TableIterator(this);
+    spare.invalidate();
+    return spare;
+  }
+
+  /**
+   * Takes back an iterator of this table that its user is done with, to be
+   * handed out again by {@linkcode Table.iterator}: a scan of a few entries
+   * then allocates no iterators. The caller must not touch `it` afterwards.
+   */
+  recycle(it: TableIterator): void {
+    if (it.table === this && this.#spareIterators.length < MAX_SPARE_ITERATORS) {
+      this.#spareIterators.push(it);
+    }
   }
 
   /**
@@ -656,6 +677,17 @@ export class TableIterator implements InternalIterator {
   /** Creates an unpositioned iterator over `table`. */
   constructor(table: Table) {
     this.#table = table;
+  }
+
+  /** The table iterated. */
+  get table(): Table {
+    return this.#table;
+  }
+
+  /** Leaves the cursor on no entry. */
+  invalidate(): void {
+    this.#i = -1;
+    this.#it.invalidate();
   }
 
   #setBlock(i: number): void {
