@@ -1,9 +1,9 @@
 /**
  * Sorting many keys at once. A comparison sort of key strings costs a call
  * and a string comparison per step; here each key's leading bytes (after
- * the prefix every key shares) and its index are packed into one double,
- * the doubles are sorted by the engine's native numeric sort, and only keys
- * whose packed bytes tie are compared in full.
+ * the prefix every key shares) and its index are packed into one unsigned
+ * 64-bit integer, those are sorted by the engine's native numeric sort, and
+ * only keys whose packed bytes tie are compared in full.
  *
  * @module
  */
@@ -12,10 +12,14 @@ import { wordAfter } from "./key_fence.ts";
 
 // Key bits in a word from wordAfter: six bytes.
 const WORD_BITS = 48;
-// A double holds integers exactly up to 2^53.
-const EXACT_BITS = 53;
+// Bits of a packed key and index.
+const PACKED_BITS = 64;
 // Below this many keys a comparison sort is as quick.
 const MIN_PACKED = 64;
+// Which 32-bit half of a 64-bit element holds its low bits.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LOW = LITTLE_ENDIAN ? 0 : 1;
+const HIGH = 1 - LOW;
 
 /**
  * The indexes of `keys` in ascending byte order of the keys; equal keys are
@@ -35,26 +39,34 @@ export function sortedOrder(
   const n = keys.length;
   const order = new Int32Array(n);
   const indexBits = Math.max(1, Math.ceil(Math.log2(n)));
-  const keyBits = Math.min(WORD_BITS, EXACT_BITS - indexBits);
-  if (n < MIN_PACKED || keyBits < 16) {
+  if (n < MIN_PACKED || indexBits > 31) {
     for (let i = 0; i < n; i++) order[i] = i;
     return order.sort(fullComparison(keys, 0, tie));
   }
+  // Each element is (key bits << indexBits) | index, written as two 32-bit
+  // halves: the low one holds the index and the key's last bits.
+  const keyBits = Math.min(WORD_BITS, PACKED_BITS - indexBits);
   const p = sharedPrefix(keys);
-  const indexScale = 2 ** indexBits;
   const keyScale = 2 ** (WORD_BITS - keyBits);
-  const packed = new Float64Array(n);
+  const indexScale = 2 ** indexBits;
+  const lowScale = 2 ** (32 - indexBits);
+  const packed = new BigUint64Array(n);
+  const halves = new Uint32Array(packed.buffer);
   for (let i = 0; i < n; i++) {
-    packed[i] = Math.floor(wordAfter(keys[i], p) / keyScale) * indexScale + i;
+    const word = Math.floor(wordAfter(keys[i], p) / keyScale);
+    const high = Math.floor(word / lowScale);
+    halves[2 * i + LOW] = (word - high * lowScale) * indexScale + i;
+    halves[2 * i + HIGH] = high;
   }
   packed.sort();
   const compare = fullComparison(keys, p, tie);
   let runStart = 0;
   let runWord = -1;
   for (let i = 0; i < n; i++) {
-    const v = packed[i];
-    const word = Math.floor(v / indexScale);
-    order[i] = v - word * indexScale;
+    const low = halves[2 * i + LOW];
+    const lowWord = Math.floor(low / indexScale);
+    order[i] = low - lowWord * indexScale;
+    const word = halves[2 * i + HIGH] * lowScale + lowWord;
     if (word !== runWord) {
       if (i - runStart > 1) order.subarray(runStart, i).sort(compare);
       runStart = i;

@@ -9,7 +9,7 @@
 import { readU32 } from "./coding.ts";
 import type { Kind } from "./internal_key.ts";
 import { sortedOrder } from "./key_sort.ts";
-import { readLog, RECORD_HEADER_SIZE, WAL_MAGIC } from "./wal.ts";
+import { visitLog, WAL_MAGIC } from "./wal.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
 /**
@@ -58,9 +58,13 @@ export class LogRun {
 
   /** Decodes and sorts every entry of the log held in `bytes`. */
   static fromLog(bytes: Uint8Array, fileName: string): LogRun {
-    const { records, offsets } = readLog(bytes, WAL_MAGIC, fileName);
+    // Record payloads as [start, end) pairs, then their operations.
+    const bounds: number[] = [];
     let count = 0;
-    for (const r of records) count += r.length >= 12 ? readU32(r, 8) : 0;
+    visitLog(bytes, { magic: WAL_MAGIC, fileName }, (start, end) => {
+      bounds.push(start, end);
+      count += end - start >= 12 ? readU32(bytes, start + 8) : 0;
+    });
     const keyStart = new Int32Array(count);
     const keyLength = new Int32Array(count);
     const valueStart = new Int32Array(count);
@@ -77,12 +81,11 @@ export class LogRun {
       kind[n] = opKind;
       n++;
     };
-    records.forEach((record, i) => {
-      // Positions are in `bytes`: the record is a view into it.
-      const start = record.byteOffset - bytes.byteOffset;
-      const where = { fileName, fileOffset: offsets[i] + RECORD_HEADER_SIZE };
-      visitBatch(bytes, start, start + record.length, where, visit);
-    });
+    const where = { fileName, fileOffset: 0 };
+    for (let i = 0; i < bounds.length; i += 2) {
+      where.fileOffset = bounds[i];
+      visitBatch(bytes, bounds[i], bounds[i + 1], where, visit);
+    }
     let order: Int32Array;
     if (ascending(bytes, keyStart, keyLength, count)) {
       // Keys written in ascending order (a sequential load) need no sort.

@@ -157,11 +157,46 @@ function allZero(bytes: Uint8Array, start: number): boolean {
 export function readLog(bytes: Uint8Array, magic: number, fileName: string): LogContents {
   const records: Uint8Array[] = [];
   const offsets: number[] = [];
+  const { validLength, torn } = visitLog(bytes, { magic, fileName }, (start, end) => {
+    records.push(bytes.subarray(start, end));
+    offsets.push(start - RECORD_HEADER_SIZE);
+  });
+  return { records, offsets, validLength, torn };
+}
+
+/** Which log {@linkcode visitLog} reads. */
+export interface LogKind {
+  /** The magic number the file must start with. */
+  magic: number;
+  /** Named in errors. */
+  fileName: string;
+}
+
+/**
+ * Checks the records of a log held in `bytes` as {@linkcode readLog} does,
+ * and calls `visit` with the payload of each intact one, `bytes[start,
+ * end)`, making no object per record. Returns the length of the intact log
+ * and whether a torn tail follows it.
+ *
+ * @example
+ * ```ts
+ * import { visitLog, WAL_MAGIC } from "./wal.ts";
+ * let records = 0;
+ * visitLog(new Uint8Array(0), { magic: WAL_MAGIC, fileName: "000001.log" }, () => records++);
+ * console.log(records); // 0
+ * ```
+ */
+export function visitLog(
+  bytes: Uint8Array,
+  log: LogKind,
+  visit: (start: number, end: number) => void,
+): { validLength: number; torn: boolean } {
+  const { magic, fileName } = log;
   // A crash soon after creating the file may leave the header partly
   // written, or the file's blocks unwritten (read back as zeros).
-  if (allZero(bytes, 0)) return { records, offsets, validLength: 0, torn: bytes.length > 0 };
+  if (allZero(bytes, 0)) return { validLength: 0, torn: bytes.length > 0 };
   if (bytes.length < FILE_HEADER_SIZE) {
-    if (isHeaderPrefix(bytes, magic)) return { records, offsets, validLength: 0, torn: true };
+    if (isHeaderPrefix(bytes, magic)) return { validLength: 0, torn: true };
     throw new CorruptionError("log header is damaged", { file: fileName, offset: 0 });
   }
   if (readU32(bytes, 0) !== magic) {
@@ -181,30 +216,25 @@ export function readLog(bytes: Uint8Array, magic: number, fileName: string): Log
   while (pos < bytes.length) {
     // Cheap to ask: a written record's first byte is zero one time in 256.
     if (bytes[pos] === 0 && allZero(bytes, pos)) break;
-    if (bytes.length - pos < RECORD_HEADER_SIZE) {
-      return { records, offsets, validLength: pos, torn: true };
-    }
+    if (bytes.length - pos < RECORD_HEADER_SIZE) return { validLength: pos, torn: true };
     // A damaged record is a torn tail when nothing but zeros follows it: a
     // write cut short, with the rest of its blocks never written.
     const headerOk = crc32c(bytes, pos, pos + 8) === readU32(bytes, pos + 8);
     if (!headerOk) {
-      if (allZero(bytes, pos + RECORD_HEADER_SIZE)) {
-        return { records, offsets, validLength: pos, torn: true };
-      }
+      if (allZero(bytes, pos + RECORD_HEADER_SIZE)) return { validLength: pos, torn: true };
       throw new CorruptionError("record header checksum mismatch", { file: fileName, offset: pos });
     }
     const length = readU32(bytes, pos + 4);
     const start = pos + RECORD_HEADER_SIZE;
-    if (start + length > bytes.length) return { records, offsets, validLength: pos, torn: true };
+    if (start + length > bytes.length) return { validLength: pos, torn: true };
     if (crc32c(bytes, start, start + length) !== readU32(bytes, pos)) {
-      if (allZero(bytes, start + length)) return { records, offsets, validLength: pos, torn: true };
+      if (allZero(bytes, start + length)) return { validLength: pos, torn: true };
       throw new CorruptionError("record checksum mismatch", { file: fileName, offset: pos });
     }
-    records.push(bytes.subarray(start, start + length));
-    offsets.push(pos);
+    visit(start, start + length);
     pos = start + length;
   }
-  return { records, offsets, validLength: pos, torn: false };
+  return { validLength: pos, torn: false };
 }
 
 function isHeaderPrefix(bytes: Uint8Array, magic: number): boolean {

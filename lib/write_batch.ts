@@ -12,7 +12,6 @@
  */
 
 import {
-  ByteReader,
   putVarint,
   readU32,
   readU64,
@@ -256,35 +255,87 @@ export function visitBatch(
   where: { fileName: string; fileOffset: number },
   visit: OpVisitor,
 ): number {
-  const fail = (message: string, at: number): never => {
-    throw new CorruptionError(`malformed batch: ${message}`, {
-      file: where.fileName,
-      offset: where.fileOffset + at - start,
-    });
-  };
-  if (end - start < 12) fail("shorter than its header", start);
+  // Nothing is allocated unless the batch is malformed: logs of single
+  // puts visit one batch per operation.
+  if (end - start < 12) batchError(where, start, "shorter than its header", start);
   const firstSeq = readU64(bytes, start);
   const count = readU32(bytes, start + 8);
-  const reader = new ByteReader(bytes, fail, start + 12, end);
+  let pos = start + 12;
   for (let i = 0; i < count; i++) {
-    if (reader.done()) fail(`holds ${i} of ${count} operations`, reader.pos);
-    const kind = bytes[reader.pos++];
+    if (pos >= end) batchError(where, start, `holds ${i} of ${count} operations`, pos);
+    const kind = bytes[pos++];
     if (kind !== KIND_PUT && kind !== KIND_DELETE) {
-      fail(`unknown operation kind ${kind}`, reader.pos - 1);
+      batchError(where, start, `unknown operation kind ${kind}`, pos - 1);
     }
-    const keyLength = reader.varint();
-    const keyStart = reader.pos;
-    reader.skip(keyLength);
-    let valueStart = reader.pos;
+    const keyLength = batchVarint(bytes, pos, end, where, start);
+    const keyStart = varintEnd;
+    pos = skipBytes(keyStart, keyLength, end, where, start);
+    let valueStart = pos;
     if (kind === KIND_PUT) {
-      const valueLength = reader.varint();
-      valueStart = reader.pos;
-      reader.skip(valueLength);
+      const valueLength = batchVarint(bytes, pos, end, where, start);
+      valueStart = varintEnd;
+      pos = skipBytes(valueStart, valueLength, end, where, start);
     }
-    visit(firstSeq + i, kind as Kind, keyStart, keyStart + keyLength, valueStart, reader.pos);
+    visit(firstSeq + i, kind as Kind, keyStart, keyStart + keyLength, valueStart, pos);
   }
-  if (!reader.done()) fail("trailing bytes", reader.pos);
+  if (pos !== end) batchError(where, start, "trailing bytes", pos);
   return count;
+}
+
+// Where the varint read last by batchVarint ended: reads are synchronous,
+// so one variable serves every batch.
+let varintEnd = 0;
+
+// The varint of up to 53 bits at `pos`, which must end before `end`.
+function batchVarint(
+  bytes: Uint8Array,
+  pos: number,
+  end: number,
+  where: { fileName: string; fileOffset: number },
+  start: number,
+): number {
+  if (pos < end && bytes[pos] < 0x80) {
+    varintEnd = pos + 1;
+    return bytes[pos];
+  }
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 8; i++) {
+    if (pos >= end) batchError(where, start, "truncated varint", pos);
+    const b = bytes[pos++];
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (i === 7 && result > Number.MAX_SAFE_INTEGER) break;
+      varintEnd = pos;
+      return result;
+    }
+    mul *= 128;
+  }
+  return batchError(where, start, "varint too long", pos);
+}
+
+// The position after `n` bytes from `pos`, which must lie before `end`.
+function skipBytes(
+  pos: number,
+  n: number,
+  end: number,
+  where: { fileName: string; fileOffset: number },
+  start: number,
+): number {
+  if (n > end - pos) batchError(where, start, `length ${n} overruns the record`, pos);
+  return pos + n;
+}
+
+function batchError(
+  where: { fileName: string; fileOffset: number },
+  start: number,
+  message: string,
+  at: number,
+): never {
+  throw new CorruptionError(`malformed batch: ${message}`, {
+    file: where.fileName,
+    offset: where.fileOffset + at - start,
+  });
 }
 
 /** Decodes a WAL payload; malformed bytes throw {@linkcode CorruptionError}. */

@@ -29,6 +29,21 @@ describe("sortedOrder", () => {
     }
   });
 
+  it("orders more than 2^16 keys whose six-byte words differ only in their last bits", () => {
+    // Decimal keys after a shared run of zeros: the word holds every digit,
+    // and keys one apart differ in the last byte of it.
+    const random = rng(29);
+    const n = 70_000;
+    const keys = Array.from({ length: n }, () => {
+      let v = Math.floor(random() * 1_000_000);
+      const key = new Uint8Array(16).fill(48);
+      for (let p = 15; v > 0; p--, v = Math.floor(v / 10)) key[p] = 48 + (v % 10);
+      return key;
+    });
+    const tie = (a: number, b: number) => b - a;
+    assert.deepEqual([...sortedOrder(keys, tie)], expected(keys, tie));
+  });
+
   it("orders equal keys by the tie-break, then by index", () => {
     const random = rng(3);
     const keys = Array.from({ length: 300 }, () => new Uint8Array([Math.floor(random() * 4)]));

@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CorruptionError } from "../lib/errors.ts";
 import { defaultFileSystem } from "../lib/fs.ts";
-import { LogWriter, MANIFEST_MAGIC, readLog, WAL_MAGIC } from "../lib/wal.ts";
-import { decodeBatch, encodeBatch, WriteBatch } from "../lib/write_batch.ts";
+import { LogWriter, MANIFEST_MAGIC, readLog, visitLog, WAL_MAGIC } from "../lib/wal.ts";
+import { decodeBatch, encodeBatch, visitBatch, WriteBatch } from "../lib/write_batch.ts";
 
 const fs = defaultFileSystem();
 
@@ -36,6 +36,19 @@ describe("record log", () => {
       const log = readLog(bytes.subarray(0, cut), WAL_MAGIC, "x.log");
       assert.deepEqual(log.records, records.slice(0, 2), `cut at ${cut}`);
       assert.equal(log.validLength, lastStart);
+    }
+  });
+  it("visitLog visits the payload of every intact record, in place, as readLog lists them", () => {
+    const bytes = writeLog(records);
+    for (const end of [bytes.length, bytes.length - 1]) {
+      const whole = bytes.subarray(0, end);
+      const seen: Uint8Array[] = [];
+      const result = visitLog(whole, { magic: WAL_MAGIC, fileName: "x.log" }, (start, stop) => {
+        seen.push(whole.subarray(start, stop));
+      });
+      const log = readLog(whole, WAL_MAGIC, "x.log");
+      assert.deepEqual(seen, log.records, `log of ${end} bytes`);
+      assert.deepEqual(result, { validLength: log.validLength, torn: log.torn });
     }
   });
   it("reads zeros after the last record as room reserved for more, not a torn tail", () => {
@@ -106,6 +119,51 @@ describe("write batch encoding", () => {
     const bytes = encodeBatch(b, 1);
     bytes[8] = 2;
     assert.throws(() => decodeBatch(bytes, "x.log", 0), CorruptionError);
+  });
+  it("visitBatch reports each kind of malformed batch naming the file and the offset of the fault", () => {
+    // A put of key "k" (1 byte) and value "v": kind, key length, key, value length, value.
+    const good = encodeBatch(new WriteBatch().put("k", "v"), 1);
+    const damaged = (at: number, ...bytes: number[]) => {
+      const b = new Uint8Array(Math.max(good.length, at + bytes.length));
+      b.set(good);
+      b.set(bytes, at);
+      return b;
+    };
+    const cases: [string, Uint8Array, RegExp, number][] = [
+      ["short header", good.subarray(0, 11), /shorter than its header/, 0],
+      ["too few operations", damaged(8, 2), /holds 1 of 2 operations/, good.length],
+      ["unknown kind", damaged(12, 7), /unknown operation kind 7/, 12],
+      ["truncated varint", good.subarray(0, 13), /truncated varint/, 13],
+      ["long varint", damaged(13, ...new Array(9).fill(0x80)), /varint too long/, 21],
+      ["key past the end", damaged(13, 40), /length 40 overruns the record/, 14],
+      ["trailing bytes", damaged(good.length, 0), /trailing bytes/, good.length],
+    ];
+    for (const [name, bytes, message, at] of cases) {
+      assert.throws(
+        () => visitBatch(bytes, 0, bytes.length, { fileName: "x.log", fileOffset: 100 }, () => {}),
+        (e: unknown) =>
+          e instanceof CorruptionError && message.test(e.message) && e.file === "x.log" &&
+          e.offset === 100 + at,
+        name,
+      );
+    }
+  });
+  it("visitBatch gives each operation's positions in the bytes it was handed", () => {
+    const key = new Uint8Array(200).fill(3); // a two-byte length varint
+    const encoded = encodeBatch(new WriteBatch().put(key, "vv").delete("d"), 7);
+    const bytes = new Uint8Array(encoded.length + 5);
+    bytes.set(encoded, 5);
+    const seen: number[][] = [];
+    const count = visitBatch(
+      bytes,
+      5,
+      bytes.length,
+      { fileName: "x.log", fileOffset: 0 },
+      (seq, kind, ks, ke, vs, ve) => seen.push([seq, kind, ks, ke, vs, ve]),
+    );
+    assert.equal(count, 2);
+    // Header 12 bytes, kind 1, key length 2, key 200, value length 1, value 2.
+    assert.deepEqual(seen, [[7, 1, 20, 220, 221, 223], [8, 0, 225, 226, 226, 226]]);
   });
   it("copies keys and values so later changes by the caller do not leak in", () => {
     const key = new Uint8Array([1]);
