@@ -1465,7 +1465,18 @@ export class DB {
     if (edit.added?.some((a) => !deleted.has(a.file.number))) this.#fs.syncDir(this.#dir);
     this.#manifest!.append(edit);
     this.#version = this.#version.apply(edit);
-    for (const a of edit.added ?? []) deleted.delete(a.file.number);
+    for (const a of edit.added ?? []) {
+      if (deleted.delete(a.file.number)) continue;
+      // Open each new table now, while its pages are fresh in the file
+      // cache, so that the first reads of it after a flush or compaction
+      // do not wait for its index and filter to load. A table that fails
+      // to open is reported by the reads that need it.
+      try {
+        this.#tables.get(a.file.number);
+      } catch {
+        // Left to the reads.
+      }
+    }
     for (const n of deleted) this.#obsolete.add(n);
     this.#deleteObsoleteFiles();
     if (this.#manifest!.size > this.#settings.maxManifestSize) {

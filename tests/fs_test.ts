@@ -9,7 +9,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LockError } from "../lib/errors.ts";
 import { canMapFiles } from "../lib/file_map.ts";
-import { DenoFileSystem, type FileSystem, isDeno, joinPath, NodeFileSystem } from "../lib/fs.ts";
+import {
+  DenoFileSystem,
+  type FileSystem,
+  isDeno,
+  joinPath,
+  NodeFileSystem,
+  type RandomAccessFile,
+} from "../lib/fs.ts";
 import { startScript } from "./_spawn.ts";
 
 const implementations: [string, () => FileSystem][] = [["node:fs", () => new NodeFileSystem()]];
@@ -17,6 +24,17 @@ if (isDeno) implementations.push(["Deno", () => new DenoFileSystem()]);
 
 function tempDir(): string {
   return nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-fs-"));
+}
+
+// A 10,000-byte file in a new directory, opened with a map and without.
+function mappedAndPlain(
+  fs: FileSystem,
+): { dir: string; bytes: Uint8Array; mapped: RandomAccessFile; plain: RandomAccessFile } {
+  const dir = tempDir();
+  const file = joinPath(dir, "a");
+  const bytes = new Uint8Array(10_000).map((_, i) => (i * 7919) >>> 3);
+  nodeFs.writeFileSync(file, bytes);
+  return { dir, bytes, mapped: fs.openRead(file, { map: true }), plain: fs.openRead(file) };
 }
 
 for (const [name, make] of implementations) {
@@ -41,13 +59,7 @@ for (const [name, make] of implementations) {
       nodeFs.rmSync(dir, { recursive: true });
     });
     it("reads through a memory map the bytes positional reads see, up to the end", () => {
-      const fs = make();
-      const dir = tempDir();
-      const file = joinPath(dir, "a");
-      const bytes = new Uint8Array(10_000).map((_, i) => (i * 7919) >>> 3);
-      nodeFs.writeFileSync(file, bytes);
-      const mapped = fs.openRead(file, { map: true });
-      const plain = fs.openRead(file);
+      const { dir, mapped, plain } = mappedAndPlain(make());
       assert.equal(mapped.mapped, canMapFiles());
       assert.equal(plain.mapped ?? false, false);
       for (const [position, length] of [[0, 10_000], [1, 4096], [9_990, 10], [9_995, 64]]) {
@@ -64,13 +76,7 @@ for (const [name, make] of implementations) {
       nodeFs.rmSync(dir, { recursive: true });
     });
     it("views the bytes of a mapped file in place, and gives no view out of range, unmapped or after close", () => {
-      const fs = make();
-      const dir = tempDir();
-      const file = joinPath(dir, "a");
-      const bytes = new Uint8Array(10_000).map((_, i) => (i * 7919) >>> 3);
-      nodeFs.writeFileSync(file, bytes);
-      const mapped = fs.openRead(file, { map: true });
-      const plain = fs.openRead(file);
+      const { dir, bytes, mapped, plain } = mappedAndPlain(make());
       assert.equal(plain.view?.(0, 10), undefined, "no view without a map");
       if (canMapFiles()) {
         assert.deepEqual(mapped.view!(0, 10_000), bytes);

@@ -10,6 +10,7 @@ import { canMapFiles } from "../lib/file_map.ts";
 import { withTempDir } from "./_temp.ts";
 
 const KEYS = 2000;
+const decoder = new TextDecoder();
 const key = (i: number) => `key${String(i).padStart(6, "0")}`;
 const value = (i: number) => `value-${i}-`.repeat(8);
 
@@ -54,7 +55,6 @@ describe("table reads", () => {
         await writeTables(dir);
         const db = await open(dir, { mmapReads, blockCacheSize: 0 });
         try {
-          const decoder = new TextDecoder();
           for (let i = 0; i < KEYS; i++) {
             assert.equal(decoder.decode(db.getSync(key(i))), value(i), key(i));
           }
@@ -110,6 +110,26 @@ describe("table reads", () => {
         const { tables } = db.stats();
         assert.ok(tables.open <= 17, `${tables.open} tables open`);
         assert.equal(tables.mapped, canMapFiles() ? tables.open : 0);
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  it("open each table a flush or compaction writes before any read asks for it", async () => {
+    await withTempDir("mmap", async (dir) => {
+      const db = await open(dir, { autoCompaction: false });
+      try {
+        for (let t = 0; t < 3; t++) {
+          await db.put(key(t), value(t));
+          await db.flush();
+          assert.equal(db.stats().tables.open, t + 1, `after flush ${t + 1}`);
+        }
+        await db.compact();
+        const { tables, levels } = db.stats();
+        const files = levels.reduce((n, l) => n + l.files, 0);
+        assert.ok(tables.open >= files, `${tables.open} open, ${files} live`);
+        for (let t = 0; t < 3; t++) assert.equal(decoder.decode(db.getSync(key(t))), value(t));
       } finally {
         await db.close();
       }
