@@ -405,8 +405,10 @@ export class Table {
   }
 
   /**
-   * Data block `i`, from the cache or read from the file (then checked and
-   * cached).
+   * Data block `i`: for a mapped file, its bytes in the map (checked on the
+   * first read), else from the cache or read from the file (then checked
+   * and cached). Either way the block's bytes must not be used after the
+   * table is closed.
    */
   readBlock(i: number): Block {
     if (this.#mapped) return this.#viewDataBlock(i);
@@ -486,7 +488,9 @@ export class Table {
   /**
    * The newest version of `key` with seq ≤ `readSeq` (a tombstone comes back
    * with kind {@linkcode KIND_DELETE}), or undefined. Pass `hash`
-   * ({@linkcode bloomHash} of `key`) to reuse it across tables.
+   * ({@linkcode bloomHash} of `key`) to reuse it across tables. The value
+   * is a view into the block: copy it before the table can be closed or
+   * the cache can evict the block.
    */
   get(key: Uint8Array, readSeq: number, hash?: number): Found | undefined {
     if (!this.#bloom.mayContain(hash ?? hash32(key))) return undefined;
