@@ -197,6 +197,75 @@ export function putVarint(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
+// Where the last decodeVarint stopped: past the varint, or where it failed.
+let varintStop = 0;
+
+/** {@linkcode decodeVarint}'s result for a varint that runs past its end. */
+export const VARINT_TRUNCATED = -1;
+/** {@linkcode decodeVarint}'s result for a varint of more than 53 bits. */
+export const VARINT_TOO_LONG = -2;
+
+/**
+ * The varint of up to 53 bits at `bytes[pos]`, which must end before
+ * `end`: its value, or {@linkcode VARINT_TRUNCATED} or
+ * {@linkcode VARINT_TOO_LONG}. {@linkcode lastVarintStop} then gives the
+ * position after it (or where it failed). Nothing is allocated, so hot
+ * decoders call it directly; {@linkcode ByteReader} wraps it in a cursor.
+ *
+ * @example
+ * ```ts
+ * import { decodeVarint, lastVarintStop } from "./coding.ts";
+ * console.log(decodeVarint(new Uint8Array([0xac, 0x02]), 0, 2), lastVarintStop()); // 300 2
+ * ```
+ */
+export function decodeVarint(bytes: Uint8Array, pos: number, end: number): number {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 8; i++) {
+    if (pos >= end) {
+      varintStop = pos;
+      return VARINT_TRUNCATED;
+    }
+    const b = bytes[pos++];
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (i === 7 && result > Number.MAX_SAFE_INTEGER) break;
+      varintStop = pos;
+      return result;
+    }
+    mul *= 128;
+  }
+  varintStop = pos;
+  return VARINT_TOO_LONG;
+}
+
+/**
+ * Where the last {@linkcode decodeVarint} stopped.
+ *
+ * @example
+ * ```ts
+ * import { decodeVarint, lastVarintStop } from "./coding.ts";
+ * decodeVarint(new Uint8Array([5]), 0, 1);
+ * console.log(lastVarintStop()); // 1
+ * ```
+ */
+export function lastVarintStop(): number {
+  return varintStop;
+}
+
+/**
+ * What went wrong, for a failed {@linkcode decodeVarint} result.
+ *
+ * @example
+ * ```ts
+ * import { decodeVarint, varintProblem } from "./coding.ts";
+ * console.log(varintProblem(decodeVarint(new Uint8Array([0x80]), 0, 1))); // "truncated varint"
+ * ```
+ */
+export function varintProblem(result: number): string {
+  return result === VARINT_TRUNCATED ? "truncated varint" : "varint too long";
+}
+
 /**
  * A cursor for decoding little-endian integers and varints; every read is
  * bounds-checked and reports overruns through `onError`.
@@ -225,19 +294,10 @@ export class ByteReader {
 
   /** Reads a varint of up to 53 bits. */
   varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.end) this.#onError("truncated varint", this.pos);
-      const b = this.bytes[this.pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (i === 7 && result > Number.MAX_SAFE_INTEGER) break;
-        return result;
-      }
-      mul *= 128;
-    }
-    return this.#onError("varint too long", this.pos);
+    const result = decodeVarint(this.bytes, this.pos, this.end);
+    this.pos = varintStop;
+    if (result < 0) this.#onError(varintProblem(result), this.pos);
+    return result;
   }
 
   /** Moves past `n` bytes, which must lie within the range. */

@@ -116,11 +116,12 @@ export interface OpenOptions {
    * Read table files through read-only memory maps, as LevelDB does, where
    * the runtime can call the C library: on Bun, and on Deno with the `ffi`
    * permission (`--allow-ffi` or `-A`); elsewhere, or with false, through
-   * positional reads (default true). A block read from a map skips a system
-   * call and is still checked. Mapped pages are the operating system's file
-   * cache, counted in the process's resident size but reclaimable. A table
-   * file shrunk by another program while mapped kills the process (SIGBUS)
-   * instead of failing a read.
+   * positional reads (default true). A mapped table's data blocks are read
+   * in place, with no copy and no block cache, each checked on its first
+   * read while the table is open. Mapped pages are the operating system's
+   * file cache, counted in the process's resident size but reclaimable. A
+   * table file shrunk by another program while mapped kills the process
+   * (SIGBUS) instead of failing a read.
    */
   mmapReads?: boolean;
   /** Target size of a table's data blocks before compression (default 4096). */

@@ -11,8 +11,9 @@
  * Where no map can be made (another operating system, a Deno process
  * without `--allow-ffi`, a failed `mmap`), {@linkcode mapFile} returns
  * undefined and callers read with positional reads instead. The bytes of a
- * map must not be reached after {@linkcode FileMap.unmap}, so callers keep
- * them private and copy out of them.
+ * map must not be reached after {@linkcode FileMap.unmap}: whoever hands out
+ * views of them must outlive the views (a table keeps its file mapped while
+ * any read of it is under way).
  *
  * @module
  */
@@ -49,15 +50,19 @@ function libcPath(os: string): string | undefined {
   return undefined;
 }
 
+// The C functions called, in Deno's type names (Bun's differ only in
+// spelling "pointer" as "ptr" and "usize" as "u64").
+const LIBC_SYMBOLS = {
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
+} as const;
+
 function denoMapper(): Mapper | undefined {
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
   const path = libcPath(Deno.build.os);
   if (path === undefined) return undefined;
-  const libc = Deno.dlopen(path, {
-    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-    munmap: { parameters: ["pointer", "usize"], result: "i32" },
-    posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
-  });
+  const libc = Deno.dlopen(path, LIBC_SYMBOLS);
   return {
     map(fd: number, size: number, prot: number): FileMap | undefined {
       const length = BigInt(size);
@@ -92,11 +97,14 @@ function bunMapper(): Mapper | undefined {
   if (path === undefined) return undefined;
   const meta = import.meta as unknown as { require(id: string): unknown };
   const ffi = meta.require("bun:ffi") as BunFfi;
-  const libc = ffi.dlopen(path, {
-    mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
-    munmap: { args: ["ptr", "u64"], returns: "i32" },
-    posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
-  });
+  const bunType = (type: string) => type === "pointer" ? "ptr" : type === "usize" ? "u64" : type;
+  const symbols = Object.fromEntries(
+    Object.entries(LIBC_SYMBOLS).map(([name, { parameters, result }]) => [
+      name,
+      { args: parameters.map(bunType), returns: bunType(result) },
+    ]),
+  );
+  const libc = ffi.dlopen(path, symbols);
   return {
     map(fd: number, size: number, prot: number): FileMap | undefined {
       const at = libc.symbols.mmap(null, size, prot, MAP_SHARED, fd, 0);

@@ -25,7 +25,11 @@ export interface RandomAccessFile {
   readonly size: number;
   /** Reads up to `buf.length` bytes at `position`; returns how many were read (fewer only at EOF). */
   read(buf: Uint8Array, position: number): number;
-  /** True when reads copy out of a memory map of the file instead of calling the system. */
+  /**
+   * True when the file is read through a memory map: reads copy out of it
+   * instead of calling the system, and {@linkcode RandomAccessFile.view}
+   * hands out views of it.
+   */
   readonly mapped?: boolean;
   /**
    * The bytes `[position, position + length)` as a view into the file's

@@ -359,19 +359,16 @@ export class MemTable {
     const rows = this.#rows;
     const slots = new Int32Array(2 * count);
     const mask = count - 1;
+    const filter = new Int32Array(count >> 2);
     for (let id = 0; id < rows.keys; id++) {
       const hash = rows.keyHash[id];
       let slot = hash & mask;
       while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
       slots[2 * slot] = hash;
       slots[2 * slot + 1] = id + 1;
-    }
-    this.#slots = slots;
-    const filter = new Int32Array(count >> 2);
-    for (let id = 0; id < rows.keys; id++) {
-      const hash = rows.keyHash[id];
       filter[(hash >>> 0) % filter.length] |= filterMask(hash);
     }
+    this.#slots = slots;
     this.#filter = filter;
   }
 

@@ -18,7 +18,6 @@ interface Slot {
   table: Table;
   refs: number;
   doomed: boolean;
-  mapped: boolean;
 }
 
 /** Options of a {@linkcode TableCache}. */
@@ -67,7 +66,7 @@ export class TableCache {
   /** Number of open tables read through memory maps. */
   get mappedCount(): number {
     let n = 0;
-    for (const slot of this.#slots.values()) if (slot.mapped) n++;
+    for (const slot of this.#slots.values()) if (slot.table.mapped) n++;
     return n;
   }
 
@@ -88,7 +87,7 @@ export class TableCache {
     const file = this.#fs.openRead(joinPath(this.#dir, name), { map: this.#map });
     try {
       const table = Table.open(file, { fileNumber: number, cache: this.#blocks, fileName: name });
-      slot = { table, refs, doomed: false, mapped: file.mapped ?? false };
+      slot = { table, refs, doomed: false };
     } catch (e) {
       file.close();
       throw e;

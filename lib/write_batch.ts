@@ -12,11 +12,14 @@
  */
 
 import {
+  decodeVarint,
+  lastVarintStop,
   putVarint,
   readU32,
   readU64,
   toBytes,
   varintLength,
+  varintProblem,
   writeU32,
   writeU64,
 } from "./coding.ts";
@@ -268,12 +271,12 @@ export function visitBatch(
       batchError(where, start, `unknown operation kind ${kind}`, pos - 1);
     }
     const keyLength = batchVarint(bytes, pos, end, where, start);
-    const keyStart = varintEnd;
+    const keyStart = lastVarintStop();
     pos = skipBytes(keyStart, keyLength, end, where, start);
     let valueStart = pos;
     if (kind === KIND_PUT) {
       const valueLength = batchVarint(bytes, pos, end, where, start);
-      valueStart = varintEnd;
+      valueStart = lastVarintStop();
       pos = skipBytes(valueStart, valueLength, end, where, start);
     }
     visit(firstSeq + i, kind as Kind, keyStart, keyStart + keyLength, valueStart, pos);
@@ -282,11 +285,8 @@ export function visitBatch(
   return count;
 }
 
-// Where the varint read last by batchVarint ended: reads are synchronous,
-// so one variable serves every batch.
-let varintEnd = 0;
-
-// The varint of up to 53 bits at `pos`, which must end before `end`.
+// The varint at `pos`, which must end before `end`; lastVarintStop() is
+// then the position after it.
 function batchVarint(
   bytes: Uint8Array,
   pos: number,
@@ -294,24 +294,9 @@ function batchVarint(
   where: { fileName: string; fileOffset: number },
   start: number,
 ): number {
-  if (pos < end && bytes[pos] < 0x80) {
-    varintEnd = pos + 1;
-    return bytes[pos];
-  }
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 8; i++) {
-    if (pos >= end) batchError(where, start, "truncated varint", pos);
-    const b = bytes[pos++];
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (i === 7 && result > Number.MAX_SAFE_INTEGER) break;
-      varintEnd = pos;
-      return result;
-    }
-    mul *= 128;
-  }
-  return batchError(where, start, "varint too long", pos);
+  const result = decodeVarint(bytes, pos, end);
+  if (result < 0) batchError(where, start, varintProblem(result), lastVarintStop());
+  return result;
 }
 
 // The position after `n` bytes from `pos`, which must lie before `end`.

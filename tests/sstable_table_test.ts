@@ -77,12 +77,14 @@ function writeTable(
 class MemFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
+  readonly mapped: boolean;
   readonly view?: (position: number, length: number) => Uint8Array | undefined;
   #bytes: Uint8Array;
   constructor(name: string, bytes: Uint8Array, options: { inPlace?: boolean } = {}) {
     this.path = name;
     this.#bytes = bytes;
     this.size = bytes.length;
+    this.mapped = options.inPlace ?? false;
     if (options.inPlace) {
       this.view = (position, length) =>
         position + length <= bytes.length ? bytes.subarray(position, position + length) : undefined;
@@ -698,6 +700,7 @@ describe("table", () => {
       let views = 0;
       const file: RandomAccessFile = {
         ...counting.file,
+        mapped: true,
         view(position, length) {
           views++;
           return inner.view!(position, length);

@@ -298,13 +298,9 @@ export interface BlockOptions extends BlockLocation {
    */
   checkOrder?: boolean;
   /**
-   * A block with the same bytes, elsewhere: its decoded layout is reused
-   * and nothing is checked again.
-   */
-  layoutOf?: Block;
-  /**
    * The same bytes were checked as a block before (with `checkOrder`
-   * false, at least): nothing is checked again.
+   * false, at least; a copy of a checked block, or a block read again in
+   * place): nothing is checked again, and `entries` is -1.
    */
   trusted?: boolean;
 }
@@ -462,16 +458,10 @@ export class Block {
 
   /** Validates `data` as a block; `options.file` and `options.offset` name it in errors. */
   constructor(data: Uint8Array, options: BlockOptions = {}) {
-    const same = options.layoutOf;
-    if (same !== undefined && same.data.length !== data.length) {
-      throw new RangeError("layoutOf: a block of another size");
-    }
-    const file = same?.file ?? options.file;
-    const base = same?.offset ?? options.offset ?? 0;
+    const file = options.file;
+    const base = options.offset ?? 0;
     let entries: number;
-    if (same !== undefined) {
-      entries = same.entries;
-    } else if (options.trusted === true) {
+    if (options.trusted === true) {
       entries = -1;
     } else {
       failFile = file;
@@ -483,7 +473,7 @@ export class Block {
         entries = -1;
       }
     }
-    // Both checks proved the count fits the block.
+    // A check, now or when the bytes were first read, proved the count fits.
     const num = readU32(data, data.length - 4);
     this.data = data;
     this.file = file;

@@ -222,7 +222,7 @@ export class BlockCache {
       copy = this.#carve(data.length)!;
     }
     copy.set(data);
-    e.block = new Block(copy, { layoutOf: e.block });
+    e.block = new Block(copy, { file: e.block.file, offset: e.block.offset, trusted: true });
     const slab = this.#slab!;
     e.segment = slab;
     slab.entries.push(e);

@@ -236,7 +236,7 @@ export class Table {
     }
     this.#offsets = new Float64Array(n);
     this.#sizes = new Float64Array(n);
-    this.#mapped = file.view !== undefined && file.view(0, 0) !== undefined;
+    this.#mapped = file.mapped === true && file.view !== undefined;
     this.#checked = new Uint8Array(this.#mapped ? n : 0);
     // One reader decodes every handle in place: a table of thousands of
     // blocks opens without an object per block.
@@ -363,6 +363,11 @@ export class Table {
       throw this.#corrupt("inconsistent properties", at);
     }
     return p;
+  }
+
+  /** True when data blocks are read in place from a memory map of the file. */
+  get mapped(): boolean {
+    return this.#mapped;
   }
 
   /** Number of data blocks. */
