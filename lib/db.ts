@@ -417,6 +417,9 @@ export class DB {
   // Unsynced log bytes appended since the last sync was started.
   #walBytesNotSyncing = 0;
   #walDirSynced = true;
+  // Logs replaced at a memtable switch whose unsynced tails are being
+  // synced in the background; each leaves this set once durable and closed.
+  #retiringWals = new Set<{ wal: LogWriter; closed: Promise<void> }>();
   #lastSeq: number;
   #nextFileNumber: number;
   #readers = new Map<number, number>();
@@ -561,11 +564,21 @@ export class DB {
     wals.sort((a, b) => a - b);
 
     // Replay the logs not yet flushed into one memtable, then write it as a
-    // level-0 table so the old logs can go.
+    // level-0 table so the old logs can go. A log is synced in the
+    // background after the next one starts, so power loss can take its
+    // tail while a newer log survives: replay stops at the first log that
+    // does not begin where the one before it ended (or, before the last,
+    // holds nothing, as every log but the newest held writes), and the
+    // logs from there on are dropped with the other leftovers.
     const mem = new MemTable();
-    for (const n of wals) {
+    let nextSeq: number | undefined;
+    for (const [at, n] of wals.entries()) {
       const path = joinPath(dir, walName(n));
       const { records, offsets } = readLog(fs.readFile(path), WAL_MAGIC, path);
+      const afterLostWrites = records.length === 0
+        ? at < wals.length - 1
+        : nextSeq !== undefined && readU64(records[0], 0) !== nextSeq;
+      if (afterLostWrites) break;
       records.forEach((payload, i) => {
         // No reader exists yet, so an overwritten version is replaced in place.
         const count = visitBatch(
@@ -578,7 +591,8 @@ export class DB {
             mem.add(seq, kind, payload.subarray(keyStart, keyEnd), value, -1);
           },
         );
-        lastSeq = Math.max(lastSeq, readU64(payload, 0) + count - 1);
+        nextSeq = readU64(payload, 0) + count;
+        lastSeq = Math.max(lastSeq, nextSeq - 1);
       });
     }
     if (settings.readOnly) {
@@ -759,6 +773,10 @@ export class DB {
    */
   #canApplyNow(sync: boolean): boolean {
     if (this.#backgroundError !== undefined) throw this.#backgroundError;
+    // A loop of writes may not give the event loop a turn for a long time:
+    // take finished flushes and compactions now, so a full memtable does
+    // not wait for a flush that is already done.
+    this.#harvest();
     return !sync && this.#queue.length === 0 && this.#hasRoom();
   }
 
@@ -974,6 +992,9 @@ export class DB {
 
   /** Makes the WAL durable, including its directory entry when new. */
   #syncWal(): void {
+    // Recovery replays the logs only up to the first one that lost its
+    // tail, so the older logs must be durable before the newest is.
+    for (const retiring of this.#retiringWals) retiring.wal.sync();
     this.#wal!.sync();
     if (!this.#walDirSynced) {
       this.#fs.syncDir(this.#dir);
@@ -997,11 +1018,13 @@ export class DB {
       this.#fs.openWrite(joinPath(this.#dir, walName(number)), walOptions(this.#settings)),
       WAL_MAGIC,
     );
-    // The old log's tail must be durable before a newer log can hold writes
-    // acknowledged after it. The new log's directory entry is synced with
+    // The old log's tail becomes durable in the background: until it is,
+    // a synced write to the new log first syncs it (see #syncWal), and
+    // recovery stops at a log that lost its tail, so a newer log never
+    // adds writes past a hole. The new log's directory entry is synced with
     // its first synced write.
-    if (this.#walDirty) this.#syncWal();
-    this.#wal!.close();
+    if (this.#walDirty) this.#retireWal(this.#wal!);
+    else this.#wal!.close();
     this.#frozen.push({ mem: this.#mem, walNumber: this.#walNumber });
     this.#mem = this.#newMemTable();
     this.#flushWorkerPrepared = false;
@@ -1009,6 +1032,24 @@ export class DB {
     this.#walNumber = number;
     this.#walDirSynced = false;
     this.#scheduleBackgroundWork();
+  }
+
+  /** Closes a replaced log once its unsynced tail is durable, without waiting. */
+  #retireWal(wal: LogWriter): void {
+    const retiring = { wal, closed: RESOLVED };
+    retiring.closed = wal.closeWhenSynced().then(
+      () => {
+        this.#retiringWals.delete(retiring);
+      },
+      (e) => {
+        this.#retiringWals.delete(retiring);
+        this.#backgroundError ??= new StrataError(
+          `write-ahead log sync failed; reopen the database`,
+          { cause: e },
+        );
+      },
+    );
+    this.#retiringWals.add(retiring);
   }
 
   // ----------------------------------------------------------------- reads
@@ -1368,8 +1409,11 @@ export class DB {
   }
 
   async #runJob(job: () => Promise<void>): Promise<void> {
-    // Start on a later turn so the caller's synchronous work finishes first.
-    await yieldToEventLoop();
+    // Start after the caller's synchronous work: a job for a worker only
+    // posts it a message, so on the next microtask (a loop of writes that
+    // resolve at once may not give the event loop a turn for a long while);
+    // a job run here on a later turn.
+    await (this.#usesWorkers() ? RESOLVED : yieldToEventLoop());
     try {
       if (!this.#closed) await job();
     } catch (e) {
@@ -1836,6 +1880,7 @@ export class DB {
     this.#wake();
     await Promise.all([this.#workers.flush?.stop(), this.#workers.compact?.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
+    await Promise.all([...this.#retiringWals].map((r) => r.closed));
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
     } finally {

@@ -61,6 +61,15 @@ export interface WritableFile {
    * left to do. Optional: without it, only `sync` makes data durable.
    */
   syncInBackground?(): void;
+  /**
+   * Ends appending now and closes the file once everything appended is on
+   * stable storage, syncing without waiting: the promise settles then, and
+   * rejects if the sync failed. Until it settles,
+   * {@linkcode WritableFile.sync} still waits for the same bytes; after it
+   * resolves, `sync` has nothing left to do. Optional: without it, call
+   * `sync` and then `close`.
+   */
+  closeWhenSynced?(): Promise<void>;
   /** Closes the file (without syncing). */
   close(): void;
 }
@@ -279,6 +288,8 @@ class NodeWriteFile implements WritableFile {
   }
   sync(): void {
     if (this.#syncError !== undefined) throw this.#syncError;
+    // Closed by closeWhenSynced: everything appended is durable.
+    if (this.#fd < 0 && this.#closedSynced) return;
     nodeFs.fdatasyncSync(this.#fd);
   }
   syncInBackground(): void {
@@ -286,20 +297,47 @@ class NodeWriteFile implements WritableFile {
       if (e) this.#syncError ??= e;
     });
   }
-  close(): void {
-    if (this.#fd < 0) return;
+  #closedSynced = false;
+  closeWhenSynced(): Promise<void> {
+    try {
+      this.#endMap();
+    } catch (e) {
+      this.close();
+      return Promise.reject(e);
+    }
     const fd = this.#fd;
-    this.#fd = -1;
+    return new Promise((resolve, reject) => {
+      nodeFs.fdatasync(fd, (e) => {
+        let failure: unknown = e ?? undefined;
+        if (failure !== undefined) this.#syncError ??= failure;
+        else this.#closedSynced = true;
+        this.#fd = -1;
+        try {
+          nodeFs.closeSync(fd);
+        } catch (closeError) {
+          failure ??= closeError;
+        }
+        if (failure !== undefined) reject(failure);
+        else resolve();
+      });
+    });
+  }
+  // Unmaps the reservation and cuts the file to what was appended, so the
+  // reserved bytes never written do not read as a zero-filled tail.
+  #endMap(): void {
     const map = this.#map;
     this.#map = undefined;
+    if (map === undefined) return;
+    map.unmap();
+    nodeFs.ftruncateSync(this.#fd, this.size);
+  }
+  close(): void {
+    if (this.#fd < 0) return;
     try {
-      if (map !== undefined) {
-        map.unmap();
-        // The reserved bytes never written would read as a zero-filled tail.
-        nodeFs.ftruncateSync(fd, this.size);
-      }
+      this.#endMap();
     } finally {
-      nodeFs.closeSync(fd);
+      nodeFs.closeSync(this.#fd);
+      this.#fd = -1;
     }
   }
 }
@@ -416,6 +454,7 @@ class DenoWriteFile implements WritableFile {
   }
   sync(): void {
     if (this.#syncError !== undefined) throw this.#syncError;
+    if (this.#file === undefined && this.#closedSynced) return;
     this.#file!.syncDataSync();
   }
   syncInBackground(): void {
@@ -423,6 +462,17 @@ class DenoWriteFile implements WritableFile {
       this.#syncError ??= e;
     });
   }
+  closeWhenSynced(): Promise<void> {
+    const file = this.#file!;
+    return file.syncData().then(() => {
+      this.#closedSynced = true;
+    }, (e) => {
+      this.#syncError ??= e;
+      throw e;
+    }).finally(() => this.close());
+  }
+  // Closed by closeWhenSynced: everything appended is durable.
+  #closedSynced = false;
   close(): void {
     this.#file?.close();
     this.#file = undefined;

@@ -119,6 +119,25 @@ export class LogWriter {
     this.#file.sync();
   }
 
+  /**
+   * Closes the log once every appended record is durable. Where the file
+   * can sync in the background this returns at once, and
+   * {@linkcode LogWriter.sync} may still be called until the promise
+   * settles; elsewhere it syncs before returning.
+   */
+  closeWhenSynced(): Promise<void> {
+    const file = this.#file;
+    if (file.closeWhenSynced !== undefined) return file.closeWhenSynced();
+    try {
+      file.sync();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      file.close();
+    }
+  }
+
   /** Closes the file. */
   close(): void {
     this.#file.close();
@@ -195,8 +214,8 @@ export function visitLog(
   // A crash soon after creating the file may leave the header partly
   // written, or the file's blocks unwritten (read back as zeros).
   if (allZero(bytes, 0)) return { validLength: 0, torn: bytes.length > 0 };
+  if (isTornHeader(bytes, magic)) return { validLength: 0, torn: true };
   if (bytes.length < FILE_HEADER_SIZE) {
-    if (isHeaderPrefix(bytes, magic)) return { validLength: 0, torn: true };
     throw new CorruptionError("log header is damaged", { file: fileName, offset: 0 });
   }
   if (readU32(bytes, 0) !== magic) {
@@ -237,10 +256,19 @@ export function visitLog(
   return { validLength: pos, torn: false };
 }
 
-function isHeaderPrefix(bytes: Uint8Array, magic: number): boolean {
+/**
+ * True when the file holds part of its header and nothing after it but
+ * zeros (or nothing at all): a header write cut short.
+ */
+function isTornHeader(bytes: Uint8Array, magic: number): boolean {
   const header = new Uint8Array(FILE_HEADER_SIZE);
   writeU32(header, 0, magic);
   writeU32(header, 4, LOG_FORMAT_VERSION);
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== header[i]) return false;
-  return true;
+  let written = 0;
+  while (
+    written < FILE_HEADER_SIZE && written < bytes.length && bytes[written] === header[written]
+  ) {
+    written++;
+  }
+  return written < FILE_HEADER_SIZE && allZero(bytes, written);
 }

@@ -86,6 +86,13 @@ class Inode {
     this.durable = this.buf.subarray(0, this.length);
   }
 
+  /** Makes the first `length` bytes durable (a sync started when the file was that long). */
+  syncUpTo(length: number): void {
+    if (length > this.durable.length && length <= this.length) {
+      this.durable = this.buf.subarray(0, length);
+    }
+  }
+
   truncate(length: number): void {
     const next = new Uint8Array(Math.max(256, length));
     next.set(this.buf.subarray(0, Math.min(length, this.length)));
@@ -152,6 +159,23 @@ export class FaultFileSystem implements FileSystem {
   readonly history: { op: FaultOp; path: string }[] = [];
   /** Faults that fired, for messages. */
   readonly fired: string[] = [];
+  /**
+   * While true, syncs started in the background (`closeWhenSynced`) stay in
+   * flight until {@linkcode FaultFileSystem.releaseBackgroundSyncs}; while
+   * false, each finishes on a later turn of the event loop.
+   */
+  holdBackgroundSyncs = false;
+  #heldSyncs: (() => void)[] = [];
+
+  /** Finishes the background syncs held so far, in the order they started. */
+  releaseBackgroundSyncs(): void {
+    for (const finish of this.#heldSyncs.splice(0)) finish();
+  }
+
+  /** How many background syncs are held. */
+  get heldBackgroundSyncs(): number {
+    return this.#heldSyncs.length;
+  }
 
   // ------------------------------------------------------------ faults
 
@@ -258,6 +282,14 @@ export class FaultFileSystem implements FileSystem {
     }
   }
 
+  /**
+   * Makes a file's appended bytes durable without a sync, as the kernel's
+   * writeback may do for any file at any moment, in any order.
+   */
+  writeBack(path: string): void {
+    this.#inode(path).sync();
+  }
+
   /** How many `op`s so far had a path matching `match`. */
   countOf(op: FaultOp, match?: RegExp): number {
     return this.history.filter((h) => h.op === op && (match?.test(h.path) ?? true)).length;
@@ -317,7 +349,14 @@ export class FaultFileSystem implements FileSystem {
     }
     const file = inode;
     let open = true;
+    // Set once closeWhenSynced has made every appended byte durable.
+    let closedSynced = false;
+    let closing = false;
     const check = (op: FaultOp) => this.#check(op, path);
+    const startBackgroundSync = (finish: () => void) => {
+      if (this.holdBackgroundSyncs) this.#heldSyncs.push(finish);
+      else setTimeout(finish, 0);
+    };
     const handle = this.#nextHandle++;
     this.openFiles.set(handle, path);
     const closed = () => this.openFiles.delete(handle);
@@ -327,14 +366,35 @@ export class FaultFileSystem implements FileSystem {
         return file.length;
       },
       append(data: Uint8Array): void {
-        if (!open) throw new Error(`append to closed file ${path}`);
+        if (!open || closing) throw new Error(`append to closed file ${path}`);
         check("write");
         file.append(data);
       },
       sync(): void {
+        if (!open && closedSynced) return;
         if (!open) throw new Error(`sync of closed file ${path}`);
         check("sync");
         file.sync();
+      },
+      closeWhenSynced(): Promise<void> {
+        if (!open) return Promise.reject(new Error(`close of closed file ${path}`));
+        const length = file.length;
+        closing = true;
+        return new Promise((resolve, reject) => {
+          startBackgroundSync(() => {
+            try {
+              check("sync");
+              file.syncUpTo(length);
+              closedSynced = true;
+              resolve();
+            } catch (e) {
+              reject(e);
+            } finally {
+              open = false;
+              closed();
+            }
+          });
+        });
       },
       close(): void {
         open = false;

@@ -429,6 +429,100 @@ describe("power loss (fault-injecting file system)", () => {
   });
 });
 
+describe("logs synced in the background after a memtable switch", () => {
+  const logsOf = (fs: FaultFileSystem) => fs.list(DIR).filter((n) => n.endsWith(".log")).sort();
+
+  // Writes batches from `from` on, unsynced, until the memtable switches to
+  // a new log; the old log's sync is then held in flight. Returns the next
+  // batch number.
+  async function writeUntilSwitch(db: DB, fs: FaultFileSystem, from: number): Promise<number> {
+    const first = logsOf(fs).at(-1);
+    let b = from;
+    while (logsOf(fs).at(-1) === first) await writeBatch(db, b++, false);
+    assert.equal(fs.heldBackgroundSyncs, 1, "the replaced log's sync is in flight");
+    return b;
+  }
+
+  // The disk after power loss, once the kernel wrote back the newest log and
+  // the directory on its own while the older log's sync was still in flight.
+  function crashWithNewestLogWrittenBack(fs: FaultFileSystem): FaultFileSystem {
+    fs.writeBack(`${DIR}/${logsOf(fs).at(-1)}`);
+    fs.syncDir(DIR);
+    const after = fs.crash("drop");
+    assert.deepEqual(logsOf(after), logsOf(fs), "both logs are on the disk");
+    return after;
+  }
+
+  async function shutDown(fs: FaultFileSystem, db: DB): Promise<void> {
+    fs.failAll();
+    fs.releaseBackgroundSyncs();
+    await db.close().catch(() => {});
+  }
+
+  it("replay stops at a log that lost its tail, so a newer log adds nothing past the hole", async () => {
+    const fs = new FaultFileSystem();
+    fs.holdBackgroundSyncs = true;
+    const db = await open(DIR, { ...BUSY, fs });
+    for (let b = 1; b <= 3; b++) await writeBatch(db, b, true);
+    let b = await writeUntilSwitch(db, fs, 4);
+    const last = b + 3;
+    while (b <= last) await writeBatch(db, b++, false);
+    const after = crashWithNewestLogWrittenBack(fs);
+    await shutDown(fs, db);
+    assert.equal(await reopenAndCheck(after, 3, last), 3);
+  });
+
+  it("replay stops at a log that lost every record, when a newer log survived", async () => {
+    const fs = new FaultFileSystem();
+    fs.holdBackgroundSyncs = true;
+    const db = await open(DIR, { ...BUSY, fs });
+    let b = await writeUntilSwitch(db, fs, 1);
+    const last = b + 3;
+    while (b <= last) await writeBatch(db, b++, false);
+    const after = crashWithNewestLogWrittenBack(fs);
+    await shutDown(fs, db);
+    assert.equal(await reopenAndCheck(after, 0, last), 0);
+  });
+
+  it("a synced write to the new log first makes the older log's tail durable", async () => {
+    const fs = new FaultFileSystem();
+    fs.holdBackgroundSyncs = true;
+    const db = await open(DIR, { ...BUSY, fs });
+    const b = await writeUntilSwitch(db, fs, 1);
+    await writeBatch(db, b, true);
+    const after = fs.crash("drop");
+    await shutDown(fs, db);
+    assert.equal(await reopenAndCheck(after, b, b), b);
+  });
+
+  it("close() waits for the older logs' syncs, and every write then survives power loss", async () => {
+    const fs = new FaultFileSystem();
+    const db = await open(DIR, { ...BUSY, fs });
+    fs.holdBackgroundSyncs = true;
+    const b = await writeUntilSwitch(db, fs, 1);
+    await writeBatch(db, b, false);
+    let closed = false;
+    const closing = db.close().then(() => closed = true);
+    await sleep(20);
+    assert.equal(closed, false, "close() returned while a log sync was in flight");
+    fs.releaseBackgroundSyncs();
+    await closing;
+    await reopenAndCheck(fs.crash("drop"), b, b);
+  });
+
+  it("a failed background sync of the older log stops writes with a StrataError", async () => {
+    const fs = new FaultFileSystem();
+    fs.holdBackgroundSyncs = true;
+    const db = await open(DIR, { ...BUSY, fs });
+    const b = await writeUntilSwitch(db, fs, 1);
+    fs.failAt("sync", 1, { match: /\.log$/ });
+    fs.releaseBackgroundSyncs();
+    await sleep(0);
+    await assert.rejects(writeBatch(db, b, false), StrataError);
+    await db.close().catch(() => {});
+  });
+});
+
 describe("background log syncs", () => {
   // Counts the background syncs started on each log file.
   class CountingFileSystem extends FaultFileSystem {

@@ -134,6 +134,23 @@ for (const [name, make] of implementations) {
       assert.deepEqual(nodeFs.readFileSync(file), Buffer.from(parts.flat()));
       nodeFs.rmSync(dir, { recursive: true });
     });
+    for (const preallocate of [0, 64]) {
+      it(`closes a file${preallocate ? " with a reservation" : ""} once its bytes are synced, cut to what was appended`, async () => {
+        const fs = make();
+        const dir = tempDir();
+        const file = joinPath(dir, "a");
+        const w = fs.openWrite(file, { preallocate });
+        w.append(new Uint8Array([1, 2, 3]));
+        const closed = w.closeWhenSynced!();
+        // Until the sync is done, sync() waits for the same bytes.
+        w.sync();
+        await closed;
+        w.sync();
+        assert.deepEqual([...nodeFs.readFileSync(file)], [1, 2, 3]);
+        assert.throws(() => w.append(new Uint8Array([4])));
+        nodeFs.rmSync(dir, { recursive: true });
+      });
+    }
     it("reads a reserved file whose writer was killed as its appended bytes, then zeros", async () => {
       const dir = tempDir();
       const file = joinPath(dir, "a");

@@ -98,6 +98,19 @@ describe("record log", () => {
     const bytes = writeLog([]);
     assert.deepEqual(readLog(bytes.subarray(0, 5), WAL_MAGIC, "x.log").records, []);
   });
+  it("reads a header cut short and followed by zeros to the file's end as an empty torn log", () => {
+    const bytes = new Uint8Array(4096);
+    bytes.set(writeLog([]).subarray(0, 3));
+    const log = readLog(bytes, WAL_MAGIC, "x.log");
+    assert.deepEqual(log.records, []);
+    assert.equal(log.torn, true);
+  });
+  it("rejects a header cut short when anything but zeros follows it", () => {
+    const bytes = new Uint8Array(4096);
+    bytes.set(writeLog([]).subarray(0, 3));
+    bytes[4000] = 1;
+    assert.throws(() => readLog(bytes, WAL_MAGIC, "x.log"), /bad magic/);
+  });
 });
 
 describe("write batch encoding", () => {
