@@ -270,6 +270,7 @@ class NodeWriteFile implements WritableFile {
     }
   }
   append(data: Uint8Array): void {
+    if (this.#closing) throw new Error(`append to a closed file: ${this.path}`);
     const at = this.size;
     const map = this.#map;
     let done = 0;
@@ -297,6 +298,8 @@ class NodeWriteFile implements WritableFile {
       if (e) this.#syncError ??= e;
     });
   }
+  // Set by closeWhenSynced: no more appends, and close() is left to it.
+  #closing = false;
   #closedSynced = false;
   closeWhenSynced(): Promise<void> {
     try {
@@ -305,6 +308,7 @@ class NodeWriteFile implements WritableFile {
       this.close();
       return Promise.reject(e);
     }
+    this.#closing = true;
     const fd = this.#fd;
     return new Promise((resolve, reject) => {
       nodeFs.fdatasync(fd, (e) => {
@@ -332,7 +336,7 @@ class NodeWriteFile implements WritableFile {
     nodeFs.ftruncateSync(this.#fd, this.size);
   }
   close(): void {
-    if (this.#fd < 0) return;
+    if (this.#fd < 0 || this.#closing) return;
     try {
       this.#endMap();
     } finally {
@@ -445,6 +449,7 @@ class DenoWriteFile implements WritableFile {
   // it could not write, so no later sync may report success.
   #syncError: unknown;
   append(data: Uint8Array): void {
+    if (this.#closing) throw new Error(`append to a closed file: ${this.path}`);
     const file = this.#file!;
     let done = 0;
     while (done < data.length) {
@@ -464,16 +469,23 @@ class DenoWriteFile implements WritableFile {
   }
   closeWhenSynced(): Promise<void> {
     const file = this.#file!;
+    this.#closing = true;
     return file.syncData().then(() => {
       this.#closedSynced = true;
     }, (e) => {
       this.#syncError ??= e;
       throw e;
-    }).finally(() => this.close());
+    }).finally(() => {
+      this.#closing = false;
+      this.close();
+    });
   }
+  // Set by closeWhenSynced: no more appends, and close() is left to it.
+  #closing = false;
   // Closed by closeWhenSynced: everything appended is durable.
   #closedSynced = false;
   close(): void {
+    if (this.#closing) return;
     this.#file?.close();
     this.#file = undefined;
   }

@@ -142,8 +142,11 @@ for (const [name, make] of implementations) {
         const w = fs.openWrite(file, { preallocate });
         w.append(new Uint8Array([1, 2, 3]));
         const closed = w.closeWhenSynced!();
-        // Until the sync is done, sync() waits for the same bytes.
+        // Until the sync is done, sync() waits for the same bytes, appends
+        // are refused, and close() leaves the closing to it.
         w.sync();
+        assert.throws(() => w.append(new Uint8Array([4])));
+        w.close();
         await closed;
         w.sync();
         assert.deepEqual([...nodeFs.readFileSync(file)], [1, 2, 3]);
