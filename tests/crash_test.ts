@@ -459,28 +459,30 @@ describe("logs synced in the background after a memtable switch", () => {
     await db.close().catch(() => {});
   }
 
-  it("replay stops at a log that lost its tail, so a newer log adds nothing past the hole", async () => {
+  // Writes `synced` synced batches, then unsynced ones through a switch
+  // and four more into the new log, and cuts power once the kernel wrote
+  // back the new log but not the old one's tail. Returns the disk and the
+  // last batch written.
+  async function loseOlderLogTail(synced: number): Promise<[FaultFileSystem, number]> {
     const fs = new FaultFileSystem();
     fs.holdBackgroundSyncs = true;
     const db = await open(DIR, { ...BUSY, fs });
-    for (let b = 1; b <= 3; b++) await writeBatch(db, b, true);
-    let b = await writeUntilSwitch(db, fs, 4);
+    for (let b = 1; b <= synced; b++) await writeBatch(db, b, true);
+    let b = await writeUntilSwitch(db, fs, synced + 1);
     const last = b + 3;
     while (b <= last) await writeBatch(db, b++, false);
     const after = crashWithNewestLogWrittenBack(fs);
     await shutDown(fs, db);
+    return [after, last];
+  }
+
+  it("replay stops at a log that lost its tail, so a newer log adds nothing past the hole", async () => {
+    const [after, last] = await loseOlderLogTail(3);
     assert.equal(await reopenAndCheck(after, 3, last), 3);
   });
 
   it("replay stops at a log that lost every record, when a newer log survived", async () => {
-    const fs = new FaultFileSystem();
-    fs.holdBackgroundSyncs = true;
-    const db = await open(DIR, { ...BUSY, fs });
-    let b = await writeUntilSwitch(db, fs, 1);
-    const last = b + 3;
-    while (b <= last) await writeBatch(db, b++, false);
-    const after = crashWithNewestLogWrittenBack(fs);
-    await shutDown(fs, db);
+    const [after, last] = await loseOlderLogTail(0);
     assert.equal(await reopenAndCheck(after, 0, last), 0);
   });
 
