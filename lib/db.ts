@@ -418,8 +418,9 @@ export class DB {
   #walBytesNotSyncing = 0;
   #walDirSynced = true;
   // Logs replaced at a memtable switch whose unsynced tails are being
-  // synced in the background; each leaves this set once durable and closed.
-  #retiringWals = new Set<{ wal: LogWriter; closed: Promise<void> }>();
+  // synced in the background, each with the promise of its close; each
+  // leaves this map once durable and closed.
+  #retiringWals = new Map<LogWriter, Promise<void>>();
   #lastSeq: number;
   #nextFileNumber: number;
   #readers = new Map<number, number>();
@@ -994,7 +995,7 @@ export class DB {
   #syncWal(): void {
     // Recovery replays the logs only up to the first one that lost its
     // tail, so the older logs must be durable before the newest is.
-    for (const retiring of this.#retiringWals) retiring.wal.sync();
+    for (const wal of this.#retiringWals.keys()) wal.sync();
     this.#wal!.sync();
     if (!this.#walDirSynced) {
       this.#fs.syncDir(this.#dir);
@@ -1036,20 +1037,19 @@ export class DB {
 
   /** Closes a replaced log once its unsynced tail is durable, without waiting. */
   #retireWal(wal: LogWriter): void {
-    const retiring = { wal, closed: RESOLVED };
-    retiring.closed = wal.closeWhenSynced().then(
+    const closed = wal.closeWhenSynced().then(
       () => {
-        this.#retiringWals.delete(retiring);
+        this.#retiringWals.delete(wal);
       },
       (e) => {
-        this.#retiringWals.delete(retiring);
+        this.#retiringWals.delete(wal);
         this.#backgroundError ??= new StrataError(
           `write-ahead log sync failed; reopen the database`,
           { cause: e },
         );
       },
     );
-    this.#retiringWals.add(retiring);
+    this.#retiringWals.set(wal, closed);
   }
 
   // ----------------------------------------------------------------- reads
@@ -1880,7 +1880,7 @@ export class DB {
     this.#wake();
     await Promise.all([this.#workers.flush?.stop(), this.#workers.compact?.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
-    await Promise.all([...this.#retiringWals].map((r) => r.closed));
+    await Promise.all(this.#retiringWals.values());
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
     } finally {
