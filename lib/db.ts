@@ -1279,7 +1279,9 @@ export class DB {
       return;
     }
     this.#pinned.delete(version);
-    this.#deleteObsoleteFiles();
+    // Obsolete files are those the current version dropped: letting go of
+    // the current version frees none of them, and scans do so constantly.
+    if (version !== this.#version) this.#deleteObsoleteFiles();
   }
 
   // ------------------------------------------------------ background work

@@ -95,6 +95,30 @@ describe("leveled compaction", () => {
     });
   });
 
+  it("a table replaced under an open scan stays on disk until that scan ends, and no longer", async () => {
+    await withDb(async (dir) => {
+      const db = await open(dir, { ...SMALL, autoCompaction: false });
+      await fill(db, 0, 300, "a");
+      await db.flush();
+      await fill(db, 0, 300, "b");
+      await db.flush();
+      const tables = () => new Set(nodeFs.readdirSync(dir).filter((n) => n.endsWith(".sst")));
+      const before = tables();
+      const held = db.scan();
+      assert.equal(text(held.nextEntry()?.value), `b-0-${"x".repeat(40)}`);
+      await db.compact();
+      // Scans of the new tables come and go while the old ones are held.
+      for (let i = 0; i < 3; i++) assert.equal(db.scan({ limit: 5 }).toArray().length, 5);
+      await new Promise((r) => setTimeout(r, 20));
+      for (const name of before) assert.ok(tables().has(name), `${name} removed under a scan`);
+      assert.equal(held.toArray().length, 299);
+      await db.close();
+      const after = tables();
+      for (const name of before) assert.ok(!after.has(name), `${name} left after the scan ended`);
+      assert.ok(after.size > 0);
+    });
+  });
+
   it("dropping overwritten versions keeps the table bytes near the live data", async () => {
     await withDb(async (dir) => {
       const db = await open(dir, SMALL);
