@@ -399,6 +399,8 @@ export class DB {
   #version: Version;
   #pinned = new Map<Version, number>();
   #obsolete = new Set<number>();
+  // Removals of files no longer needed, under way on another thread.
+  #removals = new Set<Promise<void>>();
   #pendingOutputs = new Set<number>();
   #tables: TableCache;
   #blocks: BlockCache | undefined;
@@ -1487,7 +1489,7 @@ export class DB {
         };
         this.#install(edit);
         const done = this.#frozen.shift()!;
-        this.#fs.remove(joinPath(this.#dir, walName(done.walNumber)));
+        this.#removeInBackground(joinPath(this.#dir, walName(done.walNumber)));
         this.#stats.flushes++;
         for (const f of outputs!) this.#stats.flushBytesWritten += f.size;
       };
@@ -1561,8 +1563,21 @@ export class DB {
       if (live.has(n) || this.#pendingOutputs.has(n)) continue;
       this.#obsolete.delete(n);
       this.#tables.drop(n);
-      this.#fs.remove(joinPath(this.#dir, tableName(n)));
+      this.#removeInBackground(joinPath(this.#dir, tableName(n)));
     }
+  }
+
+  // Unlinking a file of megabytes takes milliseconds, spent freeing its
+  // cached pages and blocks: that is not the writer's business. A file the
+  // removal fails to reach is left over, and the next open removes it.
+  #removeInBackground(path: string): void {
+    const removal = this.#fs.removeInBackground?.(path);
+    if (removal === undefined) {
+      this.#fs.remove(path);
+      return;
+    }
+    const tracked: Promise<void> = removal.catch(noop).finally(() => this.#removals.delete(tracked));
+    this.#removals.add(tracked);
   }
 
   // Runs `plan` holding the compaction slot `token`, which it gives up as
@@ -1726,7 +1741,8 @@ export class DB {
 
   /**
    * Writes the active memtable to a level-0 table and waits until every
-   * frozen memtable is on disk; afterwards the WAL holds nothing needed.
+   * frozen memtable is on disk; afterwards the WAL holds nothing needed,
+   * and the logs of the memtables written are removed.
    *
    * @example
    * ```ts
@@ -1748,6 +1764,7 @@ export class DB {
       await (this.#flushing ?? yieldToEventLoop());
     }
     if (this.#backgroundError !== undefined) throw this.#backgroundError;
+    await Promise.all(this.#removals);
   }
 
   async #waitForQueue(): Promise<void> {
@@ -1759,7 +1776,8 @@ export class DB {
   /**
    * Flushes, then merges the tables holding keys of [start, end] (all keys
    * when omitted) down to the deepest level, dropping overwritten versions
-   * and tombstones no snapshot needs.
+   * and tombstones no snapshot needs. Resolves once the files it replaced
+   * (those no open scan or snapshot still reads) are removed.
    *
    * @example
    * ```ts
@@ -1788,6 +1806,7 @@ export class DB {
     } finally {
       this.#manualCompactions--;
     }
+    await Promise.all(this.#removals);
   }
 
   /**
@@ -1883,6 +1902,7 @@ export class DB {
     await Promise.all([this.#workers.flush?.stop(), this.#workers.compact?.stop()]);
     await Promise.allSettled([this.#flushing, this.#compacting, this.#compactionChain]);
     await Promise.all(this.#retiringWals.values());
+    await Promise.all(this.#removals);
     try {
       if (this.#backgroundError === undefined && this.#walDirty) this.#syncWal();
     } finally {

@@ -116,6 +116,13 @@ export interface FileSystem {
   rename(from: string, to: string): void;
   /** Removes a file; a missing file is not an error. */
   remove(path: string): void;
+  /**
+   * Removes a file on another thread, for callers that need not wait: the
+   * promise settles when the file is gone or the removal failed. A missing
+   * file is not an error. Where this is absent, callers use
+   * {@linkcode FileSystem.remove}.
+   */
+  removeInBackground?(path: string): Promise<void>;
   /** True when a file or directory exists at `path`. */
   exists(path: string): boolean;
   /** The names of the entries of a directory. */
@@ -369,6 +376,10 @@ export class NodeFileSystem implements FileSystem {
   remove(path: string): void {
     nodeFs.rmSync(path, { force: true });
   }
+  /** Removes a file if it exists, on the runtime's thread pool. */
+  removeInBackground(path: string): Promise<void> {
+    return nodeFs.promises.rm(path, { force: true });
+  }
   /** True when `path` exists. */
   exists(path: string): boolean {
     return nodeFs.existsSync(path);
@@ -525,6 +536,12 @@ export class DenoFileSystem implements FileSystem {
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
+  }
+  /** Removes a file if it exists, on the runtime's thread pool. */
+  removeInBackground(path: string): Promise<void> {
+    return Deno.remove(path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
   }
   /** True when `path` exists. */
   exists(path: string): boolean {

@@ -177,6 +177,24 @@ export class FaultFileSystem implements FileSystem {
     return this.#heldSyncs.length;
   }
 
+  /**
+   * While true, removals started in the background (`removeInBackground`)
+   * stay pending until {@linkcode FaultFileSystem.releaseBackgroundRemovals};
+   * while false, each happens on a later turn of the event loop.
+   */
+  holdBackgroundRemovals = false;
+  #heldRemovals: (() => void)[] = [];
+
+  /** Carries out the background removals held so far, in the order they started. */
+  releaseBackgroundRemovals(): void {
+    for (const finish of this.#heldRemovals.splice(0)) finish();
+  }
+
+  /** How many background removals are held. */
+  get heldBackgroundRemovals(): number {
+    return this.#heldRemovals.length;
+  }
+
   // ------------------------------------------------------------ faults
 
   /**
@@ -422,6 +440,21 @@ export class FaultFileSystem implements FileSystem {
     if (entries === undefined || !entries.has(name)) return;
     this.#check("remove", path);
     entries.delete(name);
+  }
+
+  removeInBackground(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        try {
+          this.remove(path);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      };
+      if (this.holdBackgroundRemovals) this.#heldRemovals.push(finish);
+      else setTimeout(finish, 0);
+    });
   }
 
   exists(path: string): boolean {

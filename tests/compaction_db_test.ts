@@ -119,6 +119,55 @@ describe("leveled compaction", () => {
     });
   });
 
+  it("compact() and close() wait for the replaced files being removed in the background", async () => {
+    const fs = new FaultFileSystem();
+    const db = await open("/db", { ...SMALL, fs, autoCompaction: false, compactionWorker: false });
+    await fill(db, 0, 300, "a");
+    await db.flush();
+    await fill(db, 0, 300, "b");
+    await db.flush();
+    const tables = () => fs.list("/db").filter((n) => n.endsWith(".sst"));
+    const before = tables();
+    fs.holdBackgroundRemovals = true;
+    let compacted = false;
+    const compacting = db.compact().then(() => compacted = true);
+    for (let i = 0; i < 100 && fs.heldBackgroundRemovals < before.length; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(fs.heldBackgroundRemovals, before.length, "removals under way");
+    let closed = false;
+    const closing = db.close().then(() => closed = true);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(compacted, false, "compact() resolved with removals under way");
+    assert.equal(closed, false, "close() resolved with removals under way");
+    fs.releaseBackgroundRemovals();
+    await Promise.all([compacting, closing]);
+    const after = tables();
+    for (const name of before) assert.ok(!after.includes(name), `${name} left after close()`);
+  });
+
+  it("a replaced table whose removal failed is removed by the next open, and no data is lost", async () => {
+    const fs = new FaultFileSystem();
+    const options: OpenOptions = { ...SMALL, fs, autoCompaction: false, compactionWorker: false };
+    let db = await open("/db", options);
+    await fill(db, 0, 300, "a");
+    await db.flush();
+    await fill(db, 0, 300, "b");
+    await db.flush();
+    const tables = () => fs.list("/db").filter((n) => n.endsWith(".sst"));
+    const before = tables();
+    fs.failAt("remove", 1, { match: /\.sst$/ });
+    await db.compact();
+    await db.close();
+    assert.equal(before.filter((name) => tables().includes(name)).length, 1, "one removal failed");
+    db = await open("/db", options);
+    for (const name of before) assert.ok(!tables().includes(name), `${name} left after reopening`);
+    for (let i = 0; i < 300; i += 7) {
+      assert.equal(text(await db.get(key(i))), `b-${i}-${"x".repeat(40)}`);
+    }
+    await db.close();
+  });
+
   it("dropping overwritten versions keeps the table bytes near the live data", async () => {
     await withDb(async (dir) => {
       const db = await open(dir, SMALL);

@@ -189,6 +189,18 @@ for (const [name, make] of implementations) {
       assert.equal(fs.exists(joinPath(dir, "p/q")), true);
       nodeFs.rmSync(dir, { recursive: true });
     });
+    it("removes a file in the background, a missing one without error, and reports other failures", async () => {
+      const fs = make();
+      const dir = tempDir();
+      nodeFs.writeFileSync(joinPath(dir, "x"), new Uint8Array(1 << 20));
+      await fs.removeInBackground!(joinPath(dir, "x"));
+      assert.equal(fs.exists(joinPath(dir, "x")), false);
+      await fs.removeInBackground!(joinPath(dir, "x"));
+      fs.mkdirp(joinPath(dir, "d/e"));
+      await assert.rejects(fs.removeInBackground!(joinPath(dir, "d")));
+      assert.equal(fs.exists(joinPath(dir, "d/e")), true);
+      nodeFs.rmSync(dir, { recursive: true });
+    });
     it("syncs in the background while appends go on, and a later sync covers them all", async () => {
       const fs = make();
       const dir = tempDir();
