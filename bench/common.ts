@@ -94,16 +94,42 @@ export class Rng {
   }
 }
 
+// Keys are carved from shared slabs. On Deno a new 16-byte Uint8Array (an ArrayBuffer of its
+// own) costs about 0.4 µs, more than some of the operations measured; a view into a slab costs a
+// tenth of that. A slab is never written again once a key of it is handed out, so every key stays
+// a stable array that an engine may keep (e.g. in a memtable).
+const KEY_SLAB_SIZE = 64 * 1024;
+let keySlab = new Uint8Array(0);
+let keySlabPos = 0;
+
+function freshKey(): Uint8Array {
+  if (keySlabPos + KEY_SIZE > keySlab.length) {
+    keySlab = new Uint8Array(KEY_SLAB_SIZE);
+    keySlabPos = 0;
+  }
+  const key = keySlab.subarray(keySlabPos, keySlabPos + KEY_SIZE);
+  keySlabPos += KEY_SIZE;
+  return key;
+}
+
+// Writes `i` (a non-negative integer) as zero-padded decimal into key[0, end).
+function writeDigits(key: Uint8Array, end: number, i: number): void {
+  let p = end - 1;
+  for (let n = i; n > 0 && p >= 0; p--) {
+    const q = Math.floor(n / 10);
+    key[p] = 48 + (n - q * 10);
+    n = q;
+  }
+  for (; p >= 0; p--) key[p] = 48;
+}
+
 /**
- * Key for index `i`: zero-padded decimal, 16 bytes. A fresh array each call because an engine may
- * keep a reference to the key it was given (e.g. in a memtable).
+ * Key for index `i`: zero-padded decimal, 16 bytes. A fresh array each call (a view of its own
+ * into a slab) because an engine may keep a reference to the key it was given.
  */
 export function makeKey(i: number): Uint8Array {
-  const key = new Uint8Array(KEY_SIZE);
-  for (let p = KEY_SIZE - 1; p >= 0; p--) {
-    key[p] = 48 + (i % 10);
-    i = Math.floor(i / 10);
-  }
+  const key = freshKey();
+  writeDigits(key, KEY_SIZE, i);
   return key;
 }
 
@@ -113,12 +139,9 @@ export function makeKey(i: number): Uint8Array {
  * reject it by a min/max key check alone (db_bench appends '.' for the same reason).
  */
 export function makeMissingKey(i: number): Uint8Array {
-  const key = new Uint8Array(KEY_SIZE);
+  const key = freshKey();
   key[KEY_SIZE - 1] = 46;
-  for (let p = KEY_SIZE - 2; p >= 0; p--) {
-    key[p] = 48 + (i % 10);
-    i = Math.floor(i / 10);
-  }
+  writeDigits(key, KEY_SIZE - 1, i);
   return key;
 }
 
