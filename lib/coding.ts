@@ -358,6 +358,18 @@ export function toBytes(input: Uint8Array | string): Uint8Array {
 }
 
 /**
+ * {@linkcode toBytes}, encoding a string into `scratch` when it surely fits
+ * (three bytes per UTF-16 unit): the result is then a view of `scratch`,
+ * valid until `scratch` is written again. Longer strings get an array of
+ * their own.
+ */
+export function toBytesIn(input: Uint8Array | string, scratch: Uint8Array): Uint8Array {
+  if (typeof input !== "string") return input;
+  if (input.length * 3 > scratch.length) return utf8Encoder.encode(input);
+  return scratch.subarray(0, utf8Encoder.encodeInto(input, scratch).written);
+}
+
+/**
  * A 32-bit hash of `bytes[start, end)` (FNV-1a followed by a murmur3
  * finalizer).
  */

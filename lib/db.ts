@@ -80,7 +80,8 @@ import {
   bindBatch,
   type Bytes,
   checkKey,
-  checkValue,
+  checkKeyToCopy,
+  checkValueToCopy,
   encodedOpSize,
   encodeOp,
   visitBatch,
@@ -668,7 +669,7 @@ export class DB {
    */
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      return this.#writeOne(KIND_PUT, checkKey(key), checkValue(value), options);
+      return this.#writeOne(KIND_PUT, checkKeyToCopy(key), checkValueToCopy(value), options);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -686,7 +687,7 @@ export class DB {
    */
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      return this.#writeOne(KIND_DELETE, checkKey(key), EMPTY, options);
+      return this.#writeOne(KIND_DELETE, checkKeyToCopy(key), EMPTY, options);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1090,7 +1091,7 @@ export class DB {
    */
   getSync(key: Bytes): Uint8Array | undefined {
     this.#checkOpen();
-    return this.#getAt(checkKey(key), this.#lastSeq);
+    return this.#getAt(checkKeyToCopy(key), this.#lastSeq);
   }
 
   #getAt(key: Uint8Array, readSeq: number): Uint8Array | undefined {
@@ -1236,7 +1237,7 @@ export class DB {
     return new Snapshot(seq, {
       get: (key: Bytes) => {
         this.#checkOpen();
-        return this.#getAt(checkKey(key), seq);
+        return this.#getAt(checkKeyToCopy(key), seq);
       },
       scan: (options?: ScanOptions) => {
         this.#checkOpen();
@@ -1576,7 +1577,8 @@ export class DB {
       this.#fs.remove(path);
       return;
     }
-    const tracked: Promise<void> = removal.catch(noop).finally(() => this.#removals.delete(tracked));
+    const forget = () => void this.#removals.delete(tracked);
+    const tracked: Promise<void> = removal.catch(noop).finally(forget);
     this.#removals.add(tracked);
   }
 
