@@ -409,6 +409,8 @@ export class DB {
   #values = new SlabCopier({ firstSize: 8192, maxSize: 8192 });
   // Keys and values scans return; shared, so that a short scan allocates nothing of its own.
   #scanCopier = new SlabCopier({ firstSize: 32768, maxSize: 32768 });
+  // Encodings of single writes that wait in the queue (concurrent writers).
+  #queuedBodies = new SlabCopier({ firstSize: 16384, maxSize: 16384 });
   #mem: MemTable;
   #frozen: Frozen[] = [];
   /** Undefined when read-only. */
@@ -706,7 +708,9 @@ export class DB {
       return this.#acknowledge();
     }
     // Queued writes outlive the call: encode (copy) what the caller may change.
-    const body = new Uint8Array(encodedOpSize(key, kind === KIND_PUT ? value : undefined));
+    const body = this.#queuedBodies.take(
+      encodedOpSize(key, kind === KIND_PUT ? value : undefined),
+    );
     encodeOp(body, 0, kind, key, value);
     return this.#enqueue(body, 1, sync);
   }

@@ -48,12 +48,7 @@ export class SlabCopier {
   copy(bytes: Uint8Array): Uint8Array {
     const n = bytes.length;
     if (n > this.#max >>> 2) return bytes.slice();
-    let at = this.#pos;
-    if (at + n > this.#slab.length) {
-      const grown = Math.min(this.#max, Math.max(this.#first, this.#slab.length * 2));
-      this.#slab = new Uint8Array(Math.max(grown, n));
-      at = 0;
-    }
+    const at = this.#room(n);
     const slab = this.#slab;
     // A native set() costs more than a loop for short values.
     if (n <= 16) {
@@ -61,7 +56,29 @@ export class SlabCopier {
     } else {
       slab.set(bytes, at);
     }
-    this.#pos = at + n;
     return slab.subarray(at, at + n);
+  }
+
+  /**
+   * `size` zeroed bytes for the caller alone to fill: a region of a slab
+   * that is handed out once, or an array of its own when large.
+   */
+  take(size: number): Uint8Array {
+    if (size > this.#max >>> 2) return new Uint8Array(size);
+    const at = this.#room(size);
+    return this.#slab.subarray(at, at + size);
+  }
+
+  // Reserves `n` bytes of the current slab (a new one when they do not fit)
+  // and returns their offset.
+  #room(n: number): number {
+    let at = this.#pos;
+    if (at + n > this.#slab.length) {
+      const grown = Math.min(this.#max, Math.max(this.#first, this.#slab.length * 2));
+      this.#slab = new Uint8Array(Math.max(grown, n));
+      at = 0;
+    }
+    this.#pos = at + n;
+    return at;
   }
 }

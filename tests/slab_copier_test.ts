@@ -34,4 +34,19 @@ describe("slab copier", () => {
     const copier = new SlabCopier({ firstSize: 64, maxSize: 256 });
     assert.equal(copier.copy(new Uint8Array(0)).length, 0);
   });
+
+  it("a region taken is zeroed, its own, and untouched by later copies and regions", () => {
+    const copier = new SlabCopier({ firstSize: 64, maxSize: 256 });
+    const region = copier.take(12);
+    assert.deepEqual(region, new Uint8Array(12));
+    region.fill(7);
+    const others: Uint8Array[] = [];
+    for (let i = 0; i < 100; i++) {
+      others.push(i % 2 === 0 ? copier.copy(new Uint8Array(9).fill(i)) : copier.take(9).fill(i));
+    }
+    assert.deepEqual(region, new Uint8Array(12).fill(7));
+    for (let i = 0; i < 100; i++) assert.deepEqual(others[i], new Uint8Array(9).fill(i));
+    const big = copier.take(65);
+    assert.equal(big.buffer.byteLength, 65);
+  });
 });
