@@ -8,9 +8,12 @@
  * payload_crc u32 | payload_length u32 | header_crc u32 | payload
  * ```
  *
- * All integers little-endian. `payload_crc` is CRC32C of the payload;
- * `header_crc` is CRC32C of the first eight header bytes, so a damaged length
- * is caught before it is trusted. A crash can tear only the end of a log: a
+ * All integers little-endian. `payload_crc` is the XXH32 of the payload;
+ * `header_crc` is the XXH32 of the first eight header bytes, so a damaged
+ * length is caught before it is trusted. Logs of format version 1 carry
+ * CRC32C in both places instead; they are still read. XXH32 takes half the
+ * time of CRC32C on a small record in JavaScript and a tenth on a large
+ * batch, and every write pays it. A crash can tear only the end of a log: a
  * record that runs past the end of the file, or a damaged tail made of
  * zeros, is a torn tail and is dropped. A damaged record with intact bytes
  * after it is corruption. Zeros from the end of a record to the end of the
@@ -20,7 +23,7 @@
  * @module
  */
 
-import { crc32c, readU32, writeU32 } from "./coding.ts";
+import { crc32c, readU32, writeU32, xxh32 } from "./coding.ts";
 import { CorruptionError } from "./errors.ts";
 import type { WritableFile } from "./fs.ts";
 
@@ -28,8 +31,14 @@ import type { WritableFile } from "./fs.ts";
 export const WAL_MAGIC = 0x4c415753;
 /** Magic number of manifests ("SMAN"). */
 export const MANIFEST_MAGIC = 0x4e414d53;
-/** The log format version this code writes and reads. */
-export const LOG_FORMAT_VERSION = 1;
+/** The log format version this code writes; it reads this one and version 1. */
+export const LOG_FORMAT_VERSION = 2;
+
+// The record checksum of each log format version read.
+const CHECKSUMS: Record<number, (bytes: Uint8Array, start: number, end: number) => number> = {
+  1: crc32c,
+  2: xxh32,
+};
 
 const FILE_HEADER_SIZE = 8;
 /** Bytes of framing before each record's payload. */
@@ -46,9 +55,9 @@ export function walName(n: number): string {
  */
 export function frameRecord(buf: Uint8Array, pos: number, length: number): void {
   const start = pos + RECORD_HEADER_SIZE;
-  writeU32(buf, pos, crc32c(buf, start, start + length));
+  writeU32(buf, pos, xxh32(buf, start, start + length));
   writeU32(buf, pos + 4, length);
-  writeU32(buf, pos + 8, crc32c(buf, pos, pos + 8));
+  writeU32(buf, pos + 8, xxh32(buf, pos, pos + 8));
 }
 
 /**
@@ -225,7 +234,8 @@ export function visitLog(
     );
   }
   const version = readU32(bytes, 4);
-  if (version !== LOG_FORMAT_VERSION) {
+  const checksum = CHECKSUMS[version];
+  if (checksum === undefined) {
     throw new CorruptionError(`unsupported log format version ${version}`, {
       file: fileName,
       offset: 4,
@@ -238,7 +248,7 @@ export function visitLog(
     if (bytes.length - pos < RECORD_HEADER_SIZE) return { validLength: pos, torn: true };
     // A damaged record is a torn tail when nothing but zeros follows it: a
     // write cut short, with the rest of its blocks never written.
-    const headerOk = crc32c(bytes, pos, pos + 8) === readU32(bytes, pos + 8);
+    const headerOk = checksum(bytes, pos, pos + 8) === readU32(bytes, pos + 8);
     if (!headerOk) {
       if (allZero(bytes, pos + RECORD_HEADER_SIZE)) return { validLength: pos, torn: true };
       throw new CorruptionError("record header checksum mismatch", { file: fileName, offset: pos });
@@ -246,7 +256,7 @@ export function visitLog(
     const length = readU32(bytes, pos + 4);
     const start = pos + RECORD_HEADER_SIZE;
     if (start + length > bytes.length) return { validLength: pos, torn: true };
-    if (crc32c(bytes, start, start + length) !== readU32(bytes, pos)) {
+    if (checksum(bytes, start, start + length) !== readU32(bytes, pos)) {
       if (allZero(bytes, start + length)) return { validLength: pos, torn: true };
       throw new CorruptionError("record checksum mismatch", { file: fileName, offset: pos });
     }
@@ -257,18 +267,21 @@ export function visitLog(
 }
 
 /**
- * True when the file holds part of its header and nothing after it but
- * zeros (or nothing at all): a header write cut short.
+ * True when the file holds part of the header of a version read and
+ * nothing after it but zeros (or nothing at all): a header write cut short.
  */
 function isTornHeader(bytes: Uint8Array, magic: number): boolean {
   const header = new Uint8Array(FILE_HEADER_SIZE);
   writeU32(header, 0, magic);
-  writeU32(header, 4, LOG_FORMAT_VERSION);
-  let written = 0;
-  while (
-    written < FILE_HEADER_SIZE && written < bytes.length && bytes[written] === header[written]
-  ) {
-    written++;
+  for (const version of Object.keys(CHECKSUMS)) {
+    writeU32(header, 4, Number(version));
+    let written = 0;
+    while (
+      written < FILE_HEADER_SIZE && written < bytes.length && bytes[written] === header[written]
+    ) {
+      written++;
+    }
+    if (written < FILE_HEADER_SIZE && allZero(bytes, written)) return true;
   }
-  return written < FILE_HEADER_SIZE && allZero(bytes, written);
+  return false;
 }

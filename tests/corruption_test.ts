@@ -590,7 +590,7 @@ describe("magic numbers and format versions", () => {
     const name = onlyFile(pristine, /\.log$/).slice(pristine.length + 1);
     const dir = copyOf(pristine);
     const bytes = readFileSync(join(dir, name));
-    writeU32(bytes, 4, 2);
+    writeU32(bytes, 4, 3);
     writeFileSync(join(dir, name), bytes);
     await assert.rejects(open(dir), (e: unknown) => {
       assert.ok(e instanceof CorruptionError, String(e));

@@ -5,7 +5,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CorruptionError } from "../lib/errors.ts";
 import { defaultFileSystem } from "../lib/fs.ts";
-import { LogWriter, MANIFEST_MAGIC, readLog, visitLog, WAL_MAGIC } from "../lib/wal.ts";
+import { crc32c, readU32, writeU32, xxh32 } from "../lib/coding.ts";
+import {
+  LOG_FORMAT_VERSION,
+  LogWriter,
+  MANIFEST_MAGIC,
+  readLog,
+  RECORD_HEADER_SIZE,
+  visitLog,
+  WAL_MAGIC,
+} from "../lib/wal.ts";
+import { open } from "../mod.ts";
 import { decodeBatch, encodeBatch, visitBatch, WriteBatch } from "../lib/write_batch.ts";
 
 const fs = defaultFileSystem();
@@ -112,6 +122,101 @@ describe("record log", () => {
     assert.throws(() => readLog(bytes, WAL_MAGIC, "x.log"), /bad magic/);
   });
 });
+
+describe("log format version 1 (CRC32C records)", () => {
+  it("writes format version 2, whose records carry XXH32", () => {
+    const bytes = writeLog(records);
+    assert.equal(readU32(bytes, 4), LOG_FORMAT_VERSION);
+    assert.equal(LOG_FORMAT_VERSION, 2);
+    const payload = 8 + RECORD_HEADER_SIZE;
+    assert.equal(readU32(bytes, 8), xxh32(bytes, payload, payload + records[0].length));
+    assert.equal(readU32(bytes, 16), xxh32(bytes, 8, 16));
+  });
+  it("reads every record of a log of format version 1", () => {
+    const log = readLog(versionOneLog(WAL_MAGIC, records, crc32c), WAL_MAGIC, "x.log");
+    assert.deepEqual(log.records, records);
+    assert.equal(log.torn, false);
+  });
+  it("reports records of a version 1 log that carry XXH32 as corruption", () => {
+    const bytes = versionOneLog(WAL_MAGIC, records, xxh32);
+    assert.throws(() => readLog(bytes, WAL_MAGIC, "x.log"), (e: unknown) => {
+      assert.ok(e instanceof CorruptionError);
+      assert.match(e.message, /checksum mismatch/);
+      return true;
+    });
+  });
+  it("reads a version 1 header cut short as an empty torn log", () => {
+    const bytes = versionOneLog(WAL_MAGIC, [], crc32c).subarray(0, 5);
+    const log = readLog(bytes, WAL_MAGIC, "x.log");
+    assert.deepEqual(log.records, []);
+    assert.equal(log.torn, true);
+  });
+  it("a database whose log and manifest are in format version 1 opens with every write", async () => {
+    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-wal-v1-"));
+    try {
+      let db = await open(dir);
+      await db.put("flushed", "1");
+      await db.flush();
+      await db.put("logged", "2");
+      await db.delete("flushed");
+      await db.put("kept", "3");
+      // Copy the files as a crash would leave them, then rewrite the logs as version 1.
+      const copy = nodeFs.mkdtempSync(path.join(os.tmpdir(), "strata-wal-v1-copy-"));
+      for (const name of nodeFs.readdirSync(dir)) {
+        if (name !== "LOCK") nodeFs.copyFileSync(path.join(dir, name), path.join(copy, name));
+      }
+      await db.close();
+      nodeFs.rmSync(dir, { recursive: true });
+      nodeFs.renameSync(copy, dir);
+      let rewritten = 0;
+      for (const name of nodeFs.readdirSync(dir)) {
+        const magic = name.endsWith(".log")
+          ? WAL_MAGIC
+          : name.startsWith("MANIFEST-")
+          ? MANIFEST_MAGIC
+          : 0;
+        if (magic === 0) continue;
+        const file = path.join(dir, name);
+        const log = readLog(new Uint8Array(nodeFs.readFileSync(file)), magic, name);
+        nodeFs.writeFileSync(file, versionOneLog(magic, log.records, crc32c));
+        rewritten++;
+      }
+      assert.ok(rewritten >= 2, `${rewritten} logs rewritten`);
+      db = await open(dir);
+      const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
+      assert.equal(db.getSync("flushed"), undefined);
+      assert.equal(text(db.getSync("logged")), "2");
+      assert.equal(text(db.getSync("kept")), "3");
+      await db.close();
+    } finally {
+      nodeFs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A log as format version 1 wrote it: the header, then each record framed
+// with `checksum` (CRC32C in a genuine one).
+function versionOneLog(
+  magic: number,
+  payloads: Uint8Array[],
+  checksum: (b: Uint8Array, start: number, end: number) => number,
+): Uint8Array {
+  let size = 8;
+  for (const p of payloads) size += RECORD_HEADER_SIZE + p.length;
+  const out = new Uint8Array(size);
+  writeU32(out, 0, magic);
+  writeU32(out, 4, 1);
+  let pos = 8;
+  for (const p of payloads) {
+    const start = pos + RECORD_HEADER_SIZE;
+    out.set(p, start);
+    writeU32(out, pos, checksum(out, start, start + p.length));
+    writeU32(out, pos + 4, p.length);
+    writeU32(out, pos + 8, checksum(out, pos, pos + 8));
+    pos = start + p.length;
+  }
+  return out;
+}
 
 describe("write batch encoding", () => {
   it("round-trips puts and deletes with their first sequence number", () => {
