@@ -41,6 +41,14 @@ async function settle(db: DB): Promise<void> {
   throw new Error(`compaction did not settle in 4 s: ${JSON.stringify(db.stats().levels)}`);
 }
 
+// Two level-0 tables holding the same keys, so that a compaction rewrites both.
+async function twoOverlappingTables(db: DB): Promise<void> {
+  await fill(db, 0, 300, "a");
+  await db.flush();
+  await fill(db, 0, 300, "b");
+  await db.flush();
+}
+
 function deepestLevel(db: DB): number {
   const levels = db.stats().levels;
   for (let l = levels.length - 1; l >= 0; l--) if (levels[l].files > 0) return l;
@@ -98,10 +106,7 @@ describe("leveled compaction", () => {
   it("a table replaced under an open scan stays on disk until that scan ends, and no longer", async () => {
     await withDb(async (dir) => {
       const db = await open(dir, { ...SMALL, autoCompaction: false });
-      await fill(db, 0, 300, "a");
-      await db.flush();
-      await fill(db, 0, 300, "b");
-      await db.flush();
+      await twoOverlappingTables(db);
       const tables = () => new Set(nodeFs.readdirSync(dir).filter((n) => n.endsWith(".sst")));
       const before = tables();
       const held = db.scan();
@@ -122,10 +127,7 @@ describe("leveled compaction", () => {
   it("compact() and close() wait for the replaced files being removed in the background", async () => {
     const fs = new FaultFileSystem();
     const db = await open("/db", { ...SMALL, fs, autoCompaction: false, compactionWorker: false });
-    await fill(db, 0, 300, "a");
-    await db.flush();
-    await fill(db, 0, 300, "b");
-    await db.flush();
+    await twoOverlappingTables(db);
     const tables = () => fs.list("/db").filter((n) => n.endsWith(".sst"));
     const before = tables();
     fs.holdBackgroundRemovals = true;
@@ -150,10 +152,7 @@ describe("leveled compaction", () => {
     const fs = new FaultFileSystem();
     const options: OpenOptions = { ...SMALL, fs, autoCompaction: false, compactionWorker: false };
     let db = await open("/db", options);
-    await fill(db, 0, 300, "a");
-    await db.flush();
-    await fill(db, 0, 300, "b");
-    await db.flush();
+    await twoOverlappingTables(db);
     const tables = () => fs.list("/db").filter((n) => n.endsWith(".sst"));
     const before = tables();
     fs.failAt("remove", 1, { match: /\.sst$/ });
