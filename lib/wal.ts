@@ -35,10 +35,10 @@ export const MANIFEST_MAGIC = 0x4e414d53;
 export const LOG_FORMAT_VERSION = 2;
 
 // The record checksum of each log format version read.
-const CHECKSUMS: Record<number, (bytes: Uint8Array, start: number, end: number) => number> = {
-  1: crc32c,
-  2: xxh32,
-};
+const CHECKSUMS = new Map<number, (bytes: Uint8Array, start: number, end: number) => number>([
+  [1, crc32c],
+  [LOG_FORMAT_VERSION, xxh32],
+]);
 
 const FILE_HEADER_SIZE = 8;
 /** Bytes of framing before each record's payload. */
@@ -234,7 +234,7 @@ export function visitLog(
     );
   }
   const version = readU32(bytes, 4);
-  const checksum = CHECKSUMS[version];
+  const checksum = CHECKSUMS.get(version);
   if (checksum === undefined) {
     throw new CorruptionError(`unsupported log format version ${version}`, {
       file: fileName,
@@ -273,8 +273,8 @@ export function visitLog(
 function isTornHeader(bytes: Uint8Array, magic: number): boolean {
   const header = new Uint8Array(FILE_HEADER_SIZE);
   writeU32(header, 0, magic);
-  for (const version of Object.keys(CHECKSUMS)) {
-    writeU32(header, 4, Number(version));
+  for (const version of CHECKSUMS.keys()) {
+    writeU32(header, 4, version);
     let written = 0;
     while (
       written < FILE_HEADER_SIZE && written < bytes.length && bytes[written] === header[written]
