@@ -11,6 +11,7 @@ import {
   varintLength,
   writeU64,
   xxh32,
+  XXH_VIEW_MIN,
 } from "../lib/coding.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -51,6 +52,19 @@ describe("xxh32", () => {
         shifted.set(data.subarray(0, length), offset);
         assert.equal(xxh32(shifted, offset), want, `length ${length}, offset ${offset}`);
         assert.equal(xxh32(shifted.subarray(offset)), want, `view at offset ${offset}`);
+      }
+    }
+  });
+  it("agrees with a plain reading of the specification at every length and alignment", () => {
+    assert.equal(plainXxh32(enc("Nobody inspects the spammish repetition")), 0xe2293b2f);
+    assert.equal(plainXxh32(Uint8Array.from({ length: 100 }, (_, i) => i)), 0x7f89ba44);
+    const data = Uint8Array.from({ length: 700 }, (_, i) => (i * 2654435761) >>> 24);
+    for (let length = 0; length <= 2 * XXH_VIEW_MIN + 64; length += length < 300 ? 1 : 37) {
+      const want = plainXxh32(data.subarray(0, length));
+      for (let offset = 0; offset < 4; offset++) {
+        const shifted = new Uint8Array(length + offset);
+        shifted.set(data.subarray(0, length), offset);
+        assert.equal(xxh32(shifted, offset), want, `length ${length}, offset ${offset}`);
       }
     }
   });
@@ -118,3 +132,29 @@ describe("byte helpers", () => {
     assert.equal(readU64(buf, 0), Number.MAX_SAFE_INTEGER);
   });
 });
+
+// XXH32 with seed 0 as the specification states it, one byte at a time.
+function plainXxh32(b: Uint8Array): number {
+  const P1 = 2654435761, P2 = 2246822519, P3 = 3266489917, P4 = 668265263, P5 = 374761393;
+  const mul = (a: number, m: number) => Math.imul(a, m) >>> 0;
+  const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  const word = (i: number) => (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+  const round = (acc: number, input: number) => mul(rotl((acc + mul(input, P2)) >>> 0, 13), P1);
+  let i = 0;
+  let h: number;
+  if (b.length >= 16) {
+    const v = [(P1 + P2) >>> 0, P2, 0, (0 - P1) >>> 0];
+    for (; i + 16 <= b.length; i += 16) {
+      for (let lane = 0; lane < 4; lane++) v[lane] = round(v[lane], word(i + 4 * lane));
+    }
+    h = (rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18)) >>> 0;
+  } else {
+    h = P5;
+  }
+  h = (h + b.length) >>> 0;
+  for (; i + 4 <= b.length; i += 4) h = mul(rotl((h + mul(word(i), P3)) >>> 0, 17), P4);
+  for (; i < b.length; i++) h = mul(rotl((h + mul(b[i], P5)) >>> 0, 11), P1);
+  h = mul(h ^ (h >>> 15), P2);
+  h = mul(h ^ (h >>> 13), P3);
+  return (h ^ (h >>> 16)) >>> 0;
+}
