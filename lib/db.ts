@@ -671,7 +671,11 @@ export class DB {
    */
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      return this.#writeOne(KIND_PUT, checkKeyToCopy(key), checkValueToCopy(value), options);
+      // Options first: a string key or value is encoded into a shared
+      // buffer, which nothing the caller's code does may overwrite before
+      // the write copies it.
+      const sync = this.#syncOf(options);
+      return this.#writeOne(KIND_PUT, checkKeyToCopy(key), checkValueToCopy(value), sync);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -689,20 +693,15 @@ export class DB {
    */
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      return this.#writeOne(KIND_DELETE, checkKeyToCopy(key), EMPTY, options);
+      const sync = this.#syncOf(options);
+      return this.#writeOne(KIND_DELETE, checkKeyToCopy(key), EMPTY, sync);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
   /** One put or delete: applied within the call when it can be, else queued. */
-  #writeOne(
-    kind: Kind,
-    key: Uint8Array,
-    value: Uint8Array,
-    options: WriteOptions | undefined,
-  ): Promise<void> {
-    const sync = this.#syncOf(options);
+  #writeOne(kind: Kind, key: Uint8Array, value: Uint8Array, sync: boolean): Promise<void> {
     if (this.#canApplyNow(sync)) {
       this.#applyOne(kind, key, value);
       return this.#acknowledge();

@@ -66,6 +66,25 @@ describe("strings as keys and values", () => {
     });
   });
 
+  it("code run by the write's own options cannot change the strings it writes", async () => {
+    await withTempDir("strings", async (dir) => {
+      const db = await open(dir);
+      const meddling = {
+        get sync() {
+          void db.put("other key", "other value");
+          return false;
+        },
+      };
+      await db.put("gone", "soon");
+      await db.put("key", "value", meddling);
+      await db.delete("gone", meddling);
+      assert.equal(text(db.getSync("key")), "value");
+      assert.equal(text(db.getSync("other key")), "other value");
+      assert.equal(db.getSync("gone"), undefined);
+      await db.close();
+    });
+  });
+
   it("a snapshot reads a string key as its bytes", async () => {
     await withTempDir("strings", async (dir) => {
       const db = await open(dir);
