@@ -1043,18 +1043,14 @@ export class DB {
 
   /** Closes a replaced log once its unsynced tail is durable, without waiting. */
   #retireWal(wal: LogWriter): void {
-    const closed = wal.closeWhenSynced().then(
-      () => {
-        this.#retiringWals.delete(wal);
-      },
-      (e) => {
-        this.#retiringWals.delete(wal);
+    const closed = wal.closeWhenSynced()
+      .catch((e) => {
         this.#backgroundError ??= new StrataError(
           `write-ahead log sync failed; reopen the database`,
           { cause: e },
         );
-      },
-    );
+      })
+      .finally(() => this.#retiringWals.delete(wal));
     this.#retiringWals.set(wal, closed);
   }
 

@@ -297,7 +297,7 @@ class NodeWriteFile implements WritableFile {
   sync(): void {
     if (this.#syncError !== undefined) throw this.#syncError;
     // Closed by closeWhenSynced: everything appended is durable.
-    if (this.#fd < 0 && this.#closedSynced) return;
+    if (this.#closedSynced) return;
     nodeFs.fdatasyncSync(this.#fd);
   }
   syncInBackground(): void {
@@ -470,7 +470,7 @@ class DenoWriteFile implements WritableFile {
   }
   sync(): void {
     if (this.#syncError !== undefined) throw this.#syncError;
-    if (this.#file === undefined && this.#closedSynced) return;
+    if (this.#closedSynced) return;
     this.#file!.syncDataSync();
   }
   syncInBackground(): void {

@@ -13,9 +13,11 @@
  * length is caught before it is trusted. Logs of format version 1 carry
  * CRC32C in both places instead; they are still read. XXH32 takes about
  * three quarters of the time of CRC32C on the record of one small write in
- * JavaScript and a tenth on a large batch, and every write pays it. A crash can tear only the end of a log: a
- * record that runs past the end of the file, or a damaged tail made of
- * zeros, is a torn tail and is dropped. A damaged record with intact bytes
+ * JavaScript and a tenth on a large batch, and every write pays it.
+ *
+ * A crash can tear only the end of a log: a record that runs past the end
+ * of the file, or a damaged tail made of zeros, is a torn tail and is
+ * dropped. A damaged record with intact bytes
  * after it is corruption. Zeros from the end of a record to the end of the
  * file are room reserved for records never written (a write-ahead log
  * reserves its file up front), not a torn tail.

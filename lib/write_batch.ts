@@ -280,6 +280,14 @@ export type OpVisitor = (
   valueEnd: number,
 ) => void;
 
+/** Where a batch payload lies, for errors: its file and the file offset of its first byte. */
+export interface BatchPlace {
+  /** The file named in errors. */
+  fileName: string;
+  /** The file offset of the payload's first byte. */
+  fileOffset: number;
+}
+
 /**
  * Walks the batch payload `bytes[start, end)`, checking every length, and
  * calls `visit` for each operation (positions are in `bytes`). Malformed
@@ -290,7 +298,7 @@ export function visitBatch(
   bytes: Uint8Array,
   start: number,
   end: number,
-  where: { fileName: string; fileOffset: number },
+  where: BatchPlace,
   visit: OpVisitor,
 ): number {
   // Nothing is allocated unless the batch is malformed: logs of single
@@ -326,7 +334,7 @@ function batchVarint(
   bytes: Uint8Array,
   pos: number,
   end: number,
-  where: { fileName: string; fileOffset: number },
+  where: BatchPlace,
   start: number,
 ): number {
   const result = decodeVarint(bytes, pos, end);
@@ -339,7 +347,7 @@ function skipBytes(
   pos: number,
   n: number,
   end: number,
-  where: { fileName: string; fileOffset: number },
+  where: BatchPlace,
   start: number,
 ): number {
   if (n > end - pos) batchError(where, start, `length ${n} overruns the record`, pos);
@@ -347,7 +355,7 @@ function skipBytes(
 }
 
 function batchError(
-  where: { fileName: string; fileOffset: number },
+  where: BatchPlace,
   start: number,
   message: string,
   at: number,

@@ -132,6 +132,43 @@ interface Fault {
 export type OpCounts = Record<FaultOp, number>;
 
 /**
+ * Work a {@linkcode FaultFileSystem} does in the background: each piece
+ * runs on a later turn of the event loop, or, while `hold` is true, stays
+ * pending until {@linkcode BackgroundWork.release}.
+ *
+ * @example
+ * ```ts
+ * import { BackgroundWork } from "./_fault_fs.ts";
+ * const work = new BackgroundWork();
+ * work.hold = true;
+ * work.start(() => console.log("done"));
+ * console.log(work.held); // 1
+ * work.release(); // done
+ * ```
+ */
+export class BackgroundWork {
+  /** While true, work started stays pending until released. */
+  hold = false;
+  #held: (() => void)[] = [];
+
+  /** Runs `work` on a later turn, or keeps it while held. */
+  start(work: () => void): void {
+    if (this.hold) this.#held.push(work);
+    else setTimeout(work, 0);
+  }
+
+  /** Runs the work held so far, in the order it started. */
+  release(): void {
+    for (const work of this.#held.splice(0)) work();
+  }
+
+  /** How many pieces of work are held. */
+  get held(): number {
+    return this.#held.length;
+  }
+}
+
+/**
  * The fault-injecting in-memory file system.
  *
  * @example
@@ -159,41 +196,10 @@ export class FaultFileSystem implements FileSystem {
   readonly history: { op: FaultOp; path: string }[] = [];
   /** Faults that fired, for messages. */
   readonly fired: string[] = [];
-  /**
-   * While true, syncs started in the background (`closeWhenSynced`) stay in
-   * flight until {@linkcode FaultFileSystem.releaseBackgroundSyncs}; while
-   * false, each finishes on a later turn of the event loop.
-   */
-  holdBackgroundSyncs = false;
-  #heldSyncs: (() => void)[] = [];
-
-  /** Finishes the background syncs held so far, in the order they started. */
-  releaseBackgroundSyncs(): void {
-    for (const finish of this.#heldSyncs.splice(0)) finish();
-  }
-
-  /** How many background syncs are held. */
-  get heldBackgroundSyncs(): number {
-    return this.#heldSyncs.length;
-  }
-
-  /**
-   * While true, removals started in the background (`removeInBackground`)
-   * stay pending until {@linkcode FaultFileSystem.releaseBackgroundRemovals};
-   * while false, each happens on a later turn of the event loop.
-   */
-  holdBackgroundRemovals = false;
-  #heldRemovals: (() => void)[] = [];
-
-  /** Carries out the background removals held so far, in the order they started. */
-  releaseBackgroundRemovals(): void {
-    for (const finish of this.#heldRemovals.splice(0)) finish();
-  }
-
-  /** How many background removals are held. */
-  get heldBackgroundRemovals(): number {
-    return this.#heldRemovals.length;
-  }
+  /** The syncs of files closing once synced (`closeWhenSynced`). */
+  readonly closingSyncs: BackgroundWork = new BackgroundWork();
+  /** Removals started by `removeInBackground`. */
+  readonly backgroundRemovals: BackgroundWork = new BackgroundWork();
 
   // ------------------------------------------------------------ faults
 
@@ -371,10 +377,7 @@ export class FaultFileSystem implements FileSystem {
     let closedSynced = false;
     let closing = false;
     const check = (op: FaultOp) => this.#check(op, path);
-    const startBackgroundSync = (finish: () => void) => {
-      if (this.holdBackgroundSyncs) this.#heldSyncs.push(finish);
-      else setTimeout(finish, 0);
-    };
+    const closingSyncs = this.closingSyncs;
     const handle = this.#nextHandle++;
     this.openFiles.set(handle, path);
     const closed = () => this.openFiles.delete(handle);
@@ -399,7 +402,7 @@ export class FaultFileSystem implements FileSystem {
         const length = file.length;
         closing = true;
         return new Promise((resolve, reject) => {
-          startBackgroundSync(() => {
+          closingSyncs.start(() => {
             try {
               check("sync");
               file.syncUpTo(length);
@@ -452,8 +455,7 @@ export class FaultFileSystem implements FileSystem {
           reject(e);
         }
       };
-      if (this.holdBackgroundRemovals) this.#heldRemovals.push(finish);
-      else setTimeout(finish, 0);
+      this.backgroundRemovals.start(finish);
     });
   }
 

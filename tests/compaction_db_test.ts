@@ -130,19 +130,19 @@ describe("leveled compaction", () => {
     await twoOverlappingTables(db);
     const tables = () => fs.list("/db").filter((n) => n.endsWith(".sst"));
     const before = tables();
-    fs.holdBackgroundRemovals = true;
+    fs.backgroundRemovals.hold = true;
     let compacted = false;
     const compacting = db.compact().then(() => compacted = true);
-    for (let i = 0; i < 100 && fs.heldBackgroundRemovals < before.length; i++) {
+    for (let i = 0; i < 100 && fs.backgroundRemovals.held < before.length; i++) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    assert.equal(fs.heldBackgroundRemovals, before.length, "removals under way");
+    assert.equal(fs.backgroundRemovals.held, before.length, "removals under way");
     let closed = false;
     const closing = db.close().then(() => closed = true);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(compacted, false, "compact() resolved with removals under way");
     assert.equal(closed, false, "close() resolved with removals under way");
-    fs.releaseBackgroundRemovals();
+    fs.backgroundRemovals.release();
     await Promise.all([compacting, closing]);
     const after = tables();
     for (const name of before) assert.ok(!after.includes(name), `${name} left after close()`);

@@ -439,7 +439,7 @@ describe("logs synced in the background after a memtable switch", () => {
     const first = logsOf(fs).at(-1);
     let b = from;
     while (logsOf(fs).at(-1) === first) await writeBatch(db, b++, false);
-    assert.equal(fs.heldBackgroundSyncs, 1, "the replaced log's sync is in flight");
+    assert.equal(fs.closingSyncs.held, 1, "the replaced log's sync is in flight");
     return b;
   }
 
@@ -455,7 +455,7 @@ describe("logs synced in the background after a memtable switch", () => {
 
   async function shutDown(fs: FaultFileSystem, db: DB): Promise<void> {
     fs.failAll();
-    fs.releaseBackgroundSyncs();
+    fs.closingSyncs.release();
     await db.close().catch(() => {});
   }
 
@@ -465,7 +465,7 @@ describe("logs synced in the background after a memtable switch", () => {
   // last batch written.
   async function loseOlderLogTail(synced: number): Promise<[FaultFileSystem, number]> {
     const fs = new FaultFileSystem();
-    fs.holdBackgroundSyncs = true;
+    fs.closingSyncs.hold = true;
     const db = await open(DIR, { ...BUSY, fs });
     for (let b = 1; b <= synced; b++) await writeBatch(db, b, true);
     let b = await writeUntilSwitch(db, fs, synced + 1);
@@ -488,7 +488,7 @@ describe("logs synced in the background after a memtable switch", () => {
 
   it("a synced write to the new log first makes the older log's tail durable", async () => {
     const fs = new FaultFileSystem();
-    fs.holdBackgroundSyncs = true;
+    fs.closingSyncs.hold = true;
     const db = await open(DIR, { ...BUSY, fs });
     const b = await writeUntilSwitch(db, fs, 1);
     await writeBatch(db, b, true);
@@ -500,25 +500,25 @@ describe("logs synced in the background after a memtable switch", () => {
   it("close() waits for the older logs' syncs, and every write then survives power loss", async () => {
     const fs = new FaultFileSystem();
     const db = await open(DIR, { ...BUSY, fs });
-    fs.holdBackgroundSyncs = true;
+    fs.closingSyncs.hold = true;
     const b = await writeUntilSwitch(db, fs, 1);
     await writeBatch(db, b, false);
     let closed = false;
     const closing = db.close().then(() => closed = true);
     await sleep(20);
     assert.equal(closed, false, "close() returned while a log sync was in flight");
-    fs.releaseBackgroundSyncs();
+    fs.closingSyncs.release();
     await closing;
     await reopenAndCheck(fs.crash("drop"), b, b);
   });
 
   it("a failed background sync of the older log stops writes with a StrataError", async () => {
     const fs = new FaultFileSystem();
-    fs.holdBackgroundSyncs = true;
+    fs.closingSyncs.hold = true;
     const db = await open(DIR, { ...BUSY, fs });
     const b = await writeUntilSwitch(db, fs, 1);
     fs.failAt("sync", 1, { match: /\.log$/ });
-    fs.releaseBackgroundSyncs();
+    fs.closingSyncs.release();
     await sleep(0);
     await assert.rejects(writeBatch(db, b, false), StrataError);
     await db.close().catch(() => {});

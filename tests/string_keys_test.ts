@@ -4,11 +4,23 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { open } from "../mod.ts";
+import { type DB, open } from "../mod.ts";
 import { withTempDir } from "./_temp.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+// Runs `fn` with a database open in a new directory, then closes it.
+async function withDb(fn: (db: DB) => Promise<void>): Promise<void> {
+  await withTempDir("strings", async (dir) => {
+    const db = await open(dir);
+    try {
+      await fn(db);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
 const text = (b: Uint8Array | undefined) => b === undefined ? undefined : decoder.decode(b);
 
 // Short and long, ASCII and not: long ones are encoded on a path of their own.
@@ -41,8 +53,7 @@ describe("strings as keys and values", () => {
   });
 
   it("a batch keeps the bytes of each of its operations", async () => {
-    await withTempDir("strings", async (dir) => {
-      const db = await open(dir);
+    await withDb(async (db) => {
       await db.put("gone", "x");
       const batch = db.batch();
       for (const [k, v] of SAMPLES) batch.put(k, v);
@@ -50,25 +61,21 @@ describe("strings as keys and values", () => {
       await batch.write();
       for (const [k, v] of SAMPLES) assert.equal(text(db.getSync(k)), v);
       assert.equal(db.getSync("gone"), undefined);
-      await db.close();
     });
   });
 
   it("writes queued behind a synced write keep their own string bytes", async () => {
-    await withTempDir("strings", async (dir) => {
-      const db = await open(dir);
+    await withDb(async (db) => {
       await Promise.all(SAMPLES.map(([k, v], i) => db.put(k, v, { sync: i % 2 === 0 })));
       await Promise.all([db.delete("a", { sync: true }), db.delete("b")]);
       for (const [k, v] of SAMPLES.slice(2)) assert.equal(text(db.getSync(k)), v);
       assert.equal(db.getSync("a"), undefined);
       assert.equal(db.getSync("b"), undefined);
-      await db.close();
     });
   });
 
   it("code run by the write's own options cannot change the strings it writes", async () => {
-    await withTempDir("strings", async (dir) => {
-      const db = await open(dir);
+    await withDb(async (db) => {
       const meddling = {
         get sync() {
           void db.put("other key", "other value");
@@ -81,19 +88,16 @@ describe("strings as keys and values", () => {
       assert.equal(text(db.getSync("key")), "value");
       assert.equal(text(db.getSync("other key")), "other value");
       assert.equal(db.getSync("gone"), undefined);
-      await db.close();
     });
   });
 
   it("a snapshot reads a string key as its bytes", async () => {
-    await withTempDir("strings", async (dir) => {
-      const db = await open(dir);
+    await withDb(async (db) => {
       await db.put("clé", "old");
       using snap = db.snapshot();
       await db.put("clé", "new");
       assert.equal(text(await snap.get("clé")), "old");
       assert.equal(text(await snap.get(encoder.encode("clé"))), "old");
-      await db.close();
     });
   });
 });
