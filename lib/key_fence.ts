@@ -130,7 +130,20 @@ export function endOfWordRun(words: ArrayLike<number>, at: number): number {
  * ```
  */
 export function wordAfter(key: Uint8Array, p: number): number {
+  return wordOfRange(key, 0, key.length, p);
+}
+
+/**
+ * {@linkcode wordAfter} of the key `bytes[start, end)`, without a view of it.
+ *
+ * @example
+ * ```ts
+ * import { wordOfRange } from "./key_fence.ts";
+ * console.log(wordOfRange(new Uint8Array([7, 9, 1, 2]), 1, 4, 1)); // 0x010200000000
+ * ```
+ */
+export function wordOfRange(bytes: Uint8Array, start: number, end: number, p: number): number {
   let w = 0;
-  for (let i = p; i < p + WORD_BYTES; i++) w = w * 256 + (i < key.length ? key[i] : 0);
+  for (let i = start + p; i < start + p + WORD_BYTES; i++) w = w * 256 + (i < end ? bytes[i] : 0);
   return w;
 }

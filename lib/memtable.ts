@@ -23,6 +23,7 @@
 
 import { hash32 } from "./coding.ts";
 import { type Found, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
+import { endOfWordRun, firstAtLeast, wordOfRange } from "./key_fence.ts";
 import { sortedOrder } from "./key_sort.ts";
 import { type OpVisitor, visitBatch } from "./write_batch.ts";
 
@@ -101,6 +102,24 @@ class Rows {
     return NONE;
   }
 
+  /** The six bytes of key `id` after its first `p`, as {@linkcode wordOfRange} gives them. */
+  word(id: number, p: number): number {
+    const start = this.keyStart[id];
+    return wordOfRange(this.chunks[this.keyChunk[id]], start, start + this.keyLength[id], p);
+  }
+
+  /** The number of leading bytes keys `a` and `b` share. */
+  sharedPrefix(a: number, b: number): number {
+    const aBytes = this.chunks[this.keyChunk[a]];
+    const bBytes = this.chunks[this.keyChunk[b]];
+    const aStart = this.keyStart[a];
+    const bStart = this.keyStart[b];
+    const n = Math.min(this.keyLength[a], this.keyLength[b]);
+    let i = 0;
+    while (i < n && aBytes[aStart + i] === bBytes[bStart + i]) i++;
+    return i;
+  }
+
   /** Negative, zero or positive as key `id` sorts before, with or after `key`. */
   compareKey(id: number, key: Uint8Array): number {
     const bytes = this.chunks[this.keyChunk[id]];
@@ -142,6 +161,19 @@ class Rows {
   }
 }
 
+/**
+ * Key ids in byte order, each with its word: the six bytes after the
+ * `prefixLength` bytes every key shares, so that a search compares numbers
+ * in one array and reads key bytes only where words tie.
+ */
+interface SortedKeys {
+  ids: Int32Array;
+  words: Float64Array;
+  prefixLength: number;
+}
+
+const NO_KEYS: SortedKeys = { ids: new Int32Array(0), words: new Float64Array(0), prefixLength: 0 };
+
 // The three bits a key with this hash sets in its filter word, taken from
 // the hash's top fifteen bits: the word's position takes the low bits, and
 // a filter needs over 2^17 words (a memtable of over half a million keys)
@@ -174,9 +206,9 @@ export class MemTable {
   // the common case, reads one word of an array an eighth the size of the
   // slots, and about 0.5% of absent keys get past it.
   #filter = new Int32Array(FIRST_CAPACITY);
-  // Key ids in byte order; ids from #sortedKeys on are not in it yet.
-  #sorted = new Int32Array(0);
-  #sortedKeys = 0;
+  // Key ids from #sortedCount on are not in #sorted yet.
+  #sorted = NO_KEYS;
+  #sortedCount = 0;
   #size = 0;
   // Batches added but not yet indexed: payload i is
   // pendingBytes[i][pendingStarts[i], pendingEnds[i]).
@@ -395,53 +427,108 @@ export class MemTable {
   /** A cursor over every version present now, in internal-key order. */
   iterator(): InternalIterator {
     this.index();
-    return new MemTableIterator(this.#rows, this.#sortedIds());
+    return new MemTableIterator(this.#rows, this.#sortedKeys());
   }
 
   /** The ordered index, with keys added since the last call merged in. */
-  #sortedIds(): Int32Array {
+  #sortedKeys(): SortedKeys {
     const rows = this.#rows;
-    const first = this.#sortedKeys;
-    if (first === rows.keys) return this.#sorted;
+    const first = this.#sortedCount;
+    const old = this.#sorted;
+    if (first === rows.keys) return old;
     const added: Uint8Array[] = [];
     for (let id = first; id < rows.keys; id++) added.push(rows.key(id));
     const order = sortedOrder(added);
-    const old = this.#sorted;
-    // A new array each time: iterators hold on to the one they were made with.
-    const merged = new Int32Array(old.length + order.length);
+    const oldIds = old.ids;
+    let smallest = first + order[0];
+    let largest = first + order[order.length - 1];
+    if (oldIds.length > 0) {
+      if (rows.compareKey(oldIds[0], added[order[0]]) < 0) smallest = oldIds[0];
+      const oldLast = oldIds[oldIds.length - 1];
+      if (rows.compareKey(oldLast, added[order[order.length - 1]]) > 0) largest = oldLast;
+    }
+    const p = rows.sharedPrefix(smallest, largest);
+    let oldWords = old.words;
+    if (p !== old.prefixLength) {
+      oldWords = new Float64Array(oldIds.length);
+      for (let i = 0; i < oldIds.length; i++) oldWords[i] = rows.word(oldIds[i], p);
+    }
+    // New arrays each time: iterators hold on to the ones they were made with.
+    const n = oldIds.length + order.length;
+    const ids = new Int32Array(n);
+    const words = new Float64Array(n);
     let i = 0;
     let j = 0;
     let k = 0;
-    while (i < old.length && j < order.length) {
-      merged[k++] = rows.compareKey(old[i], added[order[j]]) < 0 ? old[i++] : first + order[j++];
+    let addedWord = rows.word(first + order[0], p);
+    while (i < oldIds.length && j < order.length) {
+      const oldWord = oldWords[i];
+      // An added key is never equal to an older one.
+      if (
+        oldWord < addedWord ||
+        (oldWord === addedWord && rows.compareKey(oldIds[i], added[order[j]]) < 0)
+      ) {
+        ids[k] = oldIds[i++];
+        words[k++] = oldWord;
+      } else {
+        ids[k] = first + order[j++];
+        words[k++] = addedWord;
+        if (j < order.length) addedWord = rows.word(first + order[j], p);
+      }
     }
-    while (i < old.length) merged[k++] = old[i++];
-    while (j < order.length) merged[k++] = first + order[j++];
-    this.#sorted = merged;
-    this.#sortedKeys = rows.keys;
-    return merged;
+    while (i < oldIds.length) {
+      ids[k] = oldIds[i];
+      words[k++] = oldWords[i++];
+    }
+    while (j < order.length) {
+      const id = first + order[j++];
+      ids[k] = id;
+      words[k++] = rows.word(id, p);
+    }
+    this.#sorted = { ids, words, prefixLength: p };
+    this.#sortedCount = rows.keys;
+    return this.#sorted;
   }
 }
 
 class MemTableIterator implements InternalIterator {
   #rows: Rows;
   #ids: Int32Array;
+  #sorted: SortedKeys;
   #pos = -1;
   #version = NONE;
   // The current key's bytes, made once per key visited.
   #key: Uint8Array | undefined;
 
-  constructor(rows: Rows, ids: Int32Array) {
+  constructor(rows: Rows, sorted: SortedKeys) {
     this.#rows = rows;
-    this.#ids = ids;
+    this.#ids = sorted.ids;
+    this.#sorted = sorted;
   }
 
   /** Index of the first key that is ≥ `key`. */
   #lowerBound(key: Uint8Array): number {
     const ids = this.#ids;
+    const n = ids.length;
+    if (n === 0) return 0;
     const rows = this.#rows;
-    let lo = 0;
-    let hi = ids.length;
+    // Every key starts with the same p bytes: a target that does not is
+    // below or above all of them.
+    const { words, prefixLength: p } = this.#sorted;
+    const shared = rows.chunks[rows.keyChunk[ids[0]]];
+    const sharedStart = rows.keyStart[ids[0]];
+    const m = key.length < p ? key.length : p;
+    for (let i = 0; i < m; i++) {
+      const b = shared[sharedStart + i];
+      if (key[i] !== b) return key[i] < b ? 0 : n;
+    }
+    if (key.length < p) return 0;
+    const target = wordOfRange(key, 0, key.length, p);
+    let lo = firstAtLeast(words, target);
+    // Unequal words order keys where they differ; only keys whose word
+    // equals the target's need their bytes compared.
+    if (lo === n || words[lo] !== target) return lo;
+    let hi = endOfWordRun(words, lo);
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (rows.compareKey(ids[mid], key) < 0) lo = mid + 1;

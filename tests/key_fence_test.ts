@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { compareBytes } from "../lib/coding.ts";
-import { KeyFence } from "../lib/key_fence.ts";
+import { KeyFence, wordAfter, wordOfRange } from "../lib/key_fence.ts";
 import { rng } from "./_model.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
@@ -62,6 +62,24 @@ describe("KeyFence", () => {
         assert.equal(fence.lowerBound(target), linearLowerBound(keys, target), `round ${round}`);
       }
       for (let i = 0; i < keys.length; i++) assert.equal(fence.lowerBound(keys[i]), i);
+    }
+  });
+});
+
+describe("wordOfRange", () => {
+  it("reads a key inside a larger buffer as wordAfter reads the key alone", () => {
+    const buffer = new Uint8Array([7, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]);
+    for (let start = 0; start < 4; start++) {
+      for (let end = start; end <= 10; end++) {
+        for (let p = 0; p <= end - start; p++) {
+          const key = buffer.slice(start, end);
+          assert.equal(
+            wordOfRange(buffer, start, end, p),
+            wordAfter(key, p),
+            `${start} ${end} ${p}`,
+          );
+        }
+      }
     }
   });
 });

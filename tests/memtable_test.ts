@@ -84,6 +84,46 @@ describe("MemTable", () => {
     it.next();
     assert.equal(str(it.key()), "b");
   });
+  it("seeks right among keys that share prefixes, extend each other or end in zero bytes", () => {
+    // Keys over a four-letter alphabet with 0 and 255, from a few shared
+    // stems: the ordered index compares six bytes past the common prefix
+    // as one number, and its prefix shrinks as keys arrive.
+    let state = 7;
+    const random = (n: number) => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n;
+    const alphabet = [0, 1, 2, 255];
+    const stems = [[9, 9, 9, 9, 9, 9, 9, 9], [9, 9, 9, 9], [9], []];
+    const makeKey = (stemCount: number) => {
+      const stem = stems[random(stemCount)];
+      const tail = Array.from({ length: random(9) }, () => alphabet[random(4)]);
+      return new Uint8Array([...stem, ...tail]);
+    };
+    const compare = (a: Uint8Array, b: Uint8Array) => {
+      for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return a.length - b.length;
+    };
+    const m = new MemTable();
+    const model: Uint8Array[] = [];
+    let seq = 1;
+    for (let round = 1; round <= stems.length; round++) {
+      for (let i = 0; i < 60; i++) {
+        const key = makeKey(round);
+        m.add(seq++, KIND_PUT, key, v(""), -1);
+        if (!model.some((x) => compare(x, key) === 0)) model.push(key);
+      }
+      model.sort(compare);
+      const it = m.iterator();
+      for (let t = 0; t < 300; t++) {
+        const target = makeKey(stems.length);
+        const want = model.find((x) => compare(x, target) >= 0);
+        it.seek(target);
+        assert.deepEqual(
+          it.valid() ? it.key() : undefined,
+          want,
+          `seek ${target} in round ${round}`,
+        );
+      }
+    }
+  });
   it("grows its size estimate with every new version", () => {
     const m = new MemTable();
     const before = m.approximateSize;
