@@ -10,6 +10,30 @@ import { compareBytes, equalBytes } from "./coding.ts";
 import { compareInternal, type InternalIterator, type Kind, KIND_PUT } from "./internal_key.ts";
 import { SlabCopier } from "./slab_copier.ts";
 
+const EMPTY = new Uint8Array(0);
+
+// A source with its current key and sequence number, read once each time
+// it moves: the heap compares these fields instead of calling through the
+// layers of a source of one of several kinds at every comparison.
+class Source {
+  readonly it: InternalIterator;
+  key: Uint8Array = EMPTY;
+  seq = 0;
+
+  constructor(it: InternalIterator) {
+    this.it = it;
+  }
+
+  // Reads the position after a move; false when the source is exhausted.
+  load(): boolean {
+    const it = this.it;
+    if (!it.valid()) return false;
+    this.key = it.key();
+    this.seq = it.seq();
+    return true;
+  }
+}
+
 /**
  * Merges sources with a binary heap, in one direction chosen at
  * construction: forward (internal-key order) or reverse.
@@ -25,25 +49,27 @@ import { SlabCopier } from "./slab_copier.ts";
  */
 export class MergingIterator {
   #children: InternalIterator[];
-  #heap: InternalIterator[] = [];
+  #sources: Source[];
+  #heap: Source[] = [];
   #reverse: boolean;
 
   /** Merges `children`; `reverse` walks from the largest key down. */
   constructor(children: InternalIterator[], reverse: boolean) {
     this.#children = children;
+    this.#sources = children.map((child) => new Source(child));
     this.#reverse = reverse;
   }
 
   // True when a should come out before b.
-  #before(a: InternalIterator, b: InternalIterator): boolean {
-    const c = compareInternal(a.key(), a.seq(), b.key(), b.seq());
+  #before(a: Source, b: Source): boolean {
+    const c = compareInternal(a.key, a.seq, b.key, b.seq);
     return this.#reverse ? c > 0 : c < 0;
   }
 
   #rebuild(): void {
     const heap = this.#heap;
     heap.length = 0;
-    for (const child of this.#children) if (child.valid()) heap.push(child);
+    for (const source of this.#sources) if (source.load()) heap.push(source);
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
   }
 
@@ -93,9 +119,9 @@ export class MergingIterator {
   next(): void {
     const heap = this.#heap;
     const top = heap[0];
-    if (this.#reverse) top.prev();
-    else top.next();
-    if (!top.valid()) {
+    if (this.#reverse) top.it.prev();
+    else top.it.next();
+    if (!top.load()) {
       const last = heap.pop()!;
       if (heap.length === 0) return;
       heap[0] = last;
@@ -105,19 +131,19 @@ export class MergingIterator {
 
   /** The current entry's user key. */
   key(): Uint8Array {
-    return this.#heap[0].key();
+    return this.#heap[0].key;
   }
   /** The current entry's sequence number. */
   seq(): number {
-    return this.#heap[0].seq();
+    return this.#heap[0].seq;
   }
   /** The current entry's kind. */
   kind(): Kind {
-    return this.#heap[0].kind();
+    return this.#heap[0].it.kind();
   }
   /** The current entry's value. */
   value(): Uint8Array {
-    return this.#heap[0].value();
+    return this.#heap[0].it.value();
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KIND_DELETE, KIND_PUT } from "../lib/internal_key.ts";
 import { MemTable } from "../lib/memtable.ts";
-import { VisibleIterator } from "../lib/merge_iterator.ts";
+import { MergingIterator, VisibleIterator } from "../lib/merge_iterator.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 const s = (x: Uint8Array) => new TextDecoder().decode(x);
@@ -52,5 +52,40 @@ describe("VisibleIterator", () => {
     const e = it.next()!;
     older.add(20, KIND_PUT, b("a"), b("zz"), Infinity);
     assert.equal(s(e.value), "a1");
+  });
+});
+
+describe("MergingIterator", () => {
+  it("merges many sources with shared and repeated keys, both ways, from any seek", () => {
+    let state = 3;
+    const random = (n: number) => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n;
+    const sources = Array.from({ length: 5 }, () => new MemTable());
+    const all: [string, number][] = [];
+    for (let seq = 1; seq <= 400; seq++) {
+      const key = "k" + "x".repeat(random(3)) + String(random(60)).padStart(2, "0");
+      sources[random(sources.length)].add(seq, KIND_PUT, b(key), b(""), Infinity);
+      all.push([key, seq]);
+    }
+    // Internal-key order: key ascending, then newest first.
+    all.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : y[1] - x[1]));
+    const walk = (reverse: boolean, from?: string) => {
+      const merge = new MergingIterator(sources.map((m) => m.iterator()), reverse);
+      if (from === undefined) merge.seekToStart();
+      else merge.seek(b(from));
+      const out: string[] = [];
+      for (; merge.valid(); merge.next()) out.push(`${s(merge.key())}@${merge.seq()}`);
+      return out;
+    };
+    const names = all.map(([key, seq]) => `${key}@${seq}`);
+    assert.deepEqual(walk(false), names);
+    assert.deepEqual(walk(true), names.toReversed());
+    for (const from of ["k00", "k30", "kx17", "kxx59", "ky"]) {
+      assert.deepEqual(walk(false, from), names.filter((_, i) => all[i][0] >= from), from);
+      assert.deepEqual(
+        walk(true, from),
+        names.filter((_, i) => all[i][0] < from).toReversed(),
+        from,
+      );
+    }
   });
 });
