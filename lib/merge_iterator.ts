@@ -48,14 +48,12 @@ class Source {
  * ```
  */
 export class MergingIterator {
-  #children: InternalIterator[];
   #sources: Source[];
   #heap: Source[] = [];
   #reverse: boolean;
 
   /** Merges `children`; `reverse` walks from the largest key down. */
   constructor(children: InternalIterator[], reverse: boolean) {
-    this.#children = children;
     this.#sources = children.map((child) => new Source(child));
     this.#reverse = reverse;
   }
@@ -91,9 +89,9 @@ export class MergingIterator {
 
   /** Positions at the first entry (forward) or last entry (reverse). */
   seekToStart(): void {
-    for (const c of this.#children) {
-      if (this.#reverse) c.seekToLast();
-      else c.seekToFirst();
+    for (const { it } of this.#sources) {
+      if (this.#reverse) it.seekToLast();
+      else it.seekToFirst();
     }
     this.#rebuild();
   }
@@ -103,9 +101,9 @@ export class MergingIterator {
    * at the last entry with user key < `key`.
    */
   seek(key: Uint8Array): void {
-    for (const c of this.#children) {
-      if (this.#reverse) c.seekBefore(key);
-      else c.seek(key);
+    for (const { it } of this.#sources) {
+      if (this.#reverse) it.seekBefore(key);
+      else it.seek(key);
     }
     this.#rebuild();
   }

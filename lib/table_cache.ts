@@ -210,7 +210,7 @@ export class TableLeases {
     } else {
       this.#held.delete(number);
     }
-    it.table.recycle(it);
+    table.recycle(it);
     this.#cache.release(number);
   }
 

@@ -23,113 +23,114 @@ function makeTables(count: number): string {
   return dir;
 }
 
+// Runs `body` on a cache over `count` new tables, then closes the cache and removes the tables.
+function withCache(
+  count: number,
+  options: { capacity: number; blocks?: BlockCache },
+  body: (cache: TableCache) => void,
+): void {
+  const dir = makeTables(count);
+  const cache = new TableCache(fs, dir, options);
+  try {
+    body(cache);
+  } finally {
+    cache.close();
+    nodeFs.rmSync(dir, { recursive: true });
+  }
+}
+
 describe("TableCache", () => {
   it("keeps at most its capacity of unused tables open", () => {
-    const dir = makeTables(5);
-    const cache = new TableCache(fs, dir, { capacity: 2 });
-    for (let n = 1; n <= 5; n++) cache.get(n);
-    assert.equal(cache.openCount, 2);
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(5, { capacity: 2 }, (cache) => {
+      for (let n = 1; n <= 5; n++) cache.get(n);
+      assert.equal(cache.openCount, 2);
+    });
   });
   it("never closes a table in use, even past capacity", () => {
-    const dir = makeTables(4);
-    const cache = new TableCache(fs, dir, { capacity: 1 });
-    const held = [1, 2, 3].map((n) => cache.acquire(n));
-    cache.get(4);
-    for (const t of held) assert.ok(t.get(new TextEncoder().encode(`k${t.fileNumber}`), 99));
-    for (const n of [1, 2, 3]) cache.release(n);
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(4, { capacity: 1 }, (cache) => {
+      const held = [1, 2, 3].map((n) => cache.acquire(n));
+      cache.get(4);
+      for (const t of held) assert.ok(t.get(new TextEncoder().encode(`k${t.fileNumber}`), 99));
+      for (const n of [1, 2, 3]) cache.release(n);
+    });
   });
   it("closes a dropped table only when its last user releases it", () => {
-    const dir = makeTables(1);
-    const cache = new TableCache(fs, dir, { capacity: 10 });
-    const t = cache.acquire(1);
-    cache.drop(1);
-    assert.ok(t.get(new TextEncoder().encode("k1"), 99), "still readable while held");
-    cache.release(1);
-    assert.equal(cache.openCount, 0);
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(1, { capacity: 10 }, (cache) => {
+      const t = cache.acquire(1);
+      cache.drop(1);
+      assert.ok(t.get(new TextEncoder().encode("k1"), 99), "still readable while held");
+      cache.release(1);
+      assert.equal(cache.openCount, 0);
+    });
   });
   it("holds a pin on the block cache from each acquire to its release, and none for get", () => {
-    const dir = makeTables(2);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
-    cache.get(1);
-    assert.equal(blocks.pins, 0);
-    cache.acquire(1);
-    cache.acquire(2);
-    cache.acquire(1);
-    assert.equal(blocks.pins, 3);
-    for (const n of [1, 2, 1]) cache.release(n);
-    assert.equal(blocks.pins, 0);
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(2, { capacity: 10, blocks }, (cache) => {
+      cache.get(1);
+      assert.equal(blocks.pins, 0);
+      cache.acquire(1);
+      cache.acquire(2);
+      cache.acquire(1);
+      assert.equal(blocks.pins, 3);
+      for (const n of [1, 2, 1]) cache.release(n);
+      assert.equal(blocks.pins, 0);
+    });
   });
 });
 
 describe("TableLeases", () => {
   it("releases exactly the acquisitions it still holds", () => {
-    const dir = makeTables(3);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
-    const leases = new TableLeases(cache);
-    for (const n of [1, 2, 2, 3]) leases.iterator(n);
-    leases.release(2);
-    leases.release(3);
-    assert.equal(leases.held, 2);
-    assert.equal(blocks.pins, 2);
-    leases.releaseAll();
-    assert.equal(leases.held, 0);
-    assert.equal(blocks.pins, 0);
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(3, { capacity: 10, blocks }, (cache) => {
+      const leases = new TableLeases(cache);
+      for (const n of [1, 2, 2, 3]) leases.iterator(n);
+      leases.release(2);
+      leases.release(3);
+      assert.equal(leases.held, 2);
+      assert.equal(blocks.pins, 2);
+      leases.releaseAll();
+      assert.equal(leases.held, 0);
+      assert.equal(blocks.pins, 0);
+    });
   });
   it("hands a released iterator to the next lease of its table, unpositioned", () => {
-    const dir = makeTables(2);
-    const cache = new TableCache(fs, dir, { capacity: 10 });
-    const leases = new TableLeases(cache);
-    const first = leases.iterator(1);
-    first.seekToFirst();
-    assert.ok(first.valid());
-    leases.release(1);
-    const again = new TableLeases(cache).iterator(1);
-    assert.equal(again, first);
-    assert.equal(again.valid(), false);
-    assert.notEqual(new TableLeases(cache).iterator(2), first, "never to another table");
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(2, { capacity: 10 }, (cache) => {
+      const leases = new TableLeases(cache);
+      const first = leases.iterator(1);
+      first.seekToFirst();
+      assert.ok(first.valid());
+      leases.release(1);
+      const again = new TableLeases(cache).iterator(1);
+      assert.equal(again, first);
+      assert.equal(again.valid(), false);
+      assert.notEqual(new TableLeases(cache).iterator(2), first, "never to another table");
+    });
   });
   it("gives two leases of one table two iterators, and recycles both", () => {
-    const dir = makeTables(1);
-    const cache = new TableCache(fs, dir, { capacity: 10 });
-    const leases = new TableLeases(cache);
-    const a = leases.iterator(1);
-    const b = leases.iterator(1);
-    assert.notEqual(a, b);
-    a.seekToFirst();
-    b.seekToFirst();
-    leases.release(1);
-    assert.ok(a.valid() || b.valid(), "the other lease's iterator is still in use");
-    leases.releaseAll();
-    const next = new TableLeases(cache);
-    const reused = [next.iterator(1), next.iterator(1)];
-    assert.deepEqual(new Set(reused), new Set([a, b]));
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(1, { capacity: 10 }, (cache) => {
+      const leases = new TableLeases(cache);
+      const a = leases.iterator(1);
+      const b = leases.iterator(1);
+      assert.notEqual(a, b);
+      a.seekToFirst();
+      b.seekToFirst();
+      leases.release(1);
+      assert.ok(a.valid() || b.valid(), "the other lease's iterator is still in use");
+      leases.releaseAll();
+      const next = new TableLeases(cache);
+      const reused = [next.iterator(1), next.iterator(1)];
+      assert.deepEqual(new Set(reused), new Set([a, b]));
+    });
   });
   it("ignores a release of a table it does not hold", () => {
-    const dir = makeTables(1);
     const blocks = new BlockCache(1 << 20);
-    const cache = new TableCache(fs, dir, { capacity: 10, blocks });
-    const other = cache.acquire(1);
-    const leases = new TableLeases(cache);
-    leases.release(1);
-    assert.equal(blocks.pins, 1, "the other holder's pin stays");
-    assert.ok(other.get(new TextEncoder().encode("k1"), 99));
-    cache.release(1);
-    cache.close();
-    nodeFs.rmSync(dir, { recursive: true });
+    withCache(1, { capacity: 10, blocks }, (cache) => {
+      const other = cache.acquire(1);
+      const leases = new TableLeases(cache);
+      leases.release(1);
+      assert.equal(blocks.pins, 1, "the other holder's pin stays");
+      assert.ok(other.get(new TextEncoder().encode("k1"), 99));
+      cache.release(1);
+    });
   });
 });
