@@ -44,6 +44,7 @@ export type {
   OpenReadOptions,
   OpenWriteOptions,
   RandomAccessFile,
+  ResidentPages,
   WritableFile,
 } from "./lib/fs.ts";
 export { MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE } from "./lib/write_batch.ts";

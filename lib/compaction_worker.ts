@@ -36,8 +36,13 @@ export interface WorkerRequest {
   id: number;
   /** The database directory. */
   dir: string;
-  /** What to compact; absent for a flush. */
+  /** What to compact; absent for a flush or a scrub. */
   job?: CompactionJob;
+  /**
+   * A table to scrub (see `Table.scrub`): its file number and the shared
+   * marks of its checked blocks.
+   */
+  scrub?: { number: number; checks: Uint8Array };
   /** For a flush: the write-ahead log number of the frozen memtable. */
   walNumber?: number;
   /** For a flush: live snapshot sequence numbers, ascending. */
@@ -98,11 +103,33 @@ function flush(request: WorkerRequest, walNumber: number): Promise<FileMeta[] | 
   return buildTables(run, filter, undefined, sinkFor(request));
 }
 
+/** Checks the in-memory blocks of a table that the main thread reads through a map. */
+function scrub(request: WorkerRequest, number: number, checks: Uint8Array): void {
+  const name = joinPath(request.dir, tableName(number));
+  const file = fs.openRead(name, { map: true });
+  let table: Table;
+  try {
+    table = Table.open(file, { fileNumber: number, fileName: name, checks });
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  try {
+    table.scrub(() => Atomics.load(request.abort, 0) !== 0);
+  } finally {
+    table.close();
+  }
+}
+
 async function run(request: WorkerRequest): Promise<WorkerReply> {
   const { id, dir, job } = request;
   // Open input tables by file number; a file a level walk has passed is closed.
   const tables = new Map<number, Table>();
   try {
+    if (request.scrub !== undefined) {
+      scrub(request, request.scrub.number, request.scrub.checks);
+      return { id };
+    }
     if (job === undefined) return { id, outputs: await flush(request, request.walNumber!) };
     const inputs: InputTables = {
       open(f: FileMeta): InternalIterator {

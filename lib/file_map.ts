@@ -27,6 +27,12 @@ export interface FileMap {
    * {@linkcode mapFileForWriting}.
    */
   readonly bytes: Uint8Array;
+  /**
+   * Which of the map's pages are in memory now, one byte per page of
+   * {@linkcode pageSize} bytes (bit 0 set when it is), without bringing any
+   * in; undefined when the system cannot tell.
+   */
+  residentPages(): Uint8Array | undefined;
   /** Releases the map; `bytes` must not be touched afterwards. */
   unmap(): void;
 }
@@ -36,6 +42,7 @@ interface Mapper {
   map(fd: number, size: number, prot: number): FileMap | undefined;
   // posix_fallocate: 0, or the error number.
   reserve(fd: number, size: number): number;
+  pageSize: number;
 }
 
 const PROT_READ = 1;
@@ -56,13 +63,20 @@ const LIBC_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
+  mincore: { parameters: ["pointer", "usize", "buffer"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
 } as const;
+
+function pageCount(size: number, pageSize: number): number {
+  return Math.ceil(size / pageSize);
+}
 
 function denoMapper(): Mapper | undefined {
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
   const path = libcPath(Deno.build.os);
   if (path === undefined) return undefined;
   const libc = Deno.dlopen(path, LIBC_SYMBOLS);
+  const pageSize = libc.symbols.getpagesize();
   return {
     map(fd: number, size: number, prot: number): FileMap | undefined {
       const length = BigInt(size);
@@ -70,10 +84,15 @@ function denoMapper(): Mapper | undefined {
       if (at === null || Deno.UnsafePointer.value(at) === MAP_FAILED) return undefined;
       return {
         bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(at, size)),
+        residentPages(): Uint8Array | undefined {
+          const pages = new Uint8Array(pageCount(size, pageSize));
+          return libc.symbols.mincore(at, length, pages) === 0 ? pages : undefined;
+        },
         unmap: () => void libc.symbols.munmap(at, length),
       };
     },
     reserve: (fd: number, size: number) => libc.symbols.posix_fallocate(fd, 0n, BigInt(size)),
+    pageSize,
   };
 }
 
@@ -87,6 +106,8 @@ interface BunFfi {
         | null;
       munmap(at: number, length: number): number;
       posix_fallocate(fd: number, offset: number, length: number): number;
+      mincore(at: number, length: number, pages: Uint8Array): number;
+      getpagesize(): number;
     };
   };
   toArrayBuffer(at: number, offset: number, length: number): ArrayBuffer;
@@ -97,7 +118,8 @@ function bunMapper(): Mapper | undefined {
   if (path === undefined) return undefined;
   const meta = import.meta as unknown as { require(id: string): unknown };
   const ffi = meta.require("bun:ffi") as BunFfi;
-  const bunType = (type: string) => type === "pointer" ? "ptr" : type === "usize" ? "u64" : type;
+  const bunType = (type: string) =>
+    type === "pointer" || type === "buffer" ? "ptr" : type === "usize" ? "u64" : type;
   const symbols = Object.fromEntries(
     Object.entries(LIBC_SYMBOLS).map(([name, { parameters, result }]) => [
       name,
@@ -105,6 +127,7 @@ function bunMapper(): Mapper | undefined {
     ]),
   );
   const libc = ffi.dlopen(path, symbols);
+  const pageSize = libc.symbols.getpagesize();
   return {
     map(fd: number, size: number, prot: number): FileMap | undefined {
       const at = libc.symbols.mmap(null, size, prot, MAP_SHARED, fd, 0);
@@ -112,10 +135,15 @@ function bunMapper(): Mapper | undefined {
       if (typeof at !== "number" || at <= 0) return undefined;
       return {
         bytes: new Uint8Array(ffi.toArrayBuffer(at, 0, size)),
+        residentPages(): Uint8Array | undefined {
+          const pages = new Uint8Array(pageCount(size, pageSize));
+          return libc.symbols.mincore(at, size, pages) === 0 ? pages : undefined;
+        },
         unmap: () => void libc.symbols.munmap(at, size),
       };
     },
     reserve: (fd: number, size: number) => libc.symbols.posix_fallocate(fd, 0, size),
+    pageSize,
   };
 }
 
@@ -143,6 +171,20 @@ function loadMapper(): Mapper | null {
 export function canMapFiles(): boolean {
   mapper ??= loadMapper();
   return mapper !== null;
+}
+
+/**
+ * The size of the system's memory pages, the unit of
+ * {@linkcode FileMap.residentPages}; 4096 where no map can be made.
+ *
+ * @example
+ * ```ts
+ * import { pageSize } from "./file_map.ts";
+ * console.log(pageSize() % 4096); // 0
+ * ```
+ */
+export function pageSize(): number {
+  return canMapFiles() ? mapper!.pageSize : 4096;
 }
 
 /**

@@ -15,7 +15,7 @@ import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { LockError } from "./errors.ts";
-import { type FileMap, mapFile, mapFileForWriting } from "./file_map.ts";
+import { type FileMap, mapFile, mapFileForWriting, pageSize } from "./file_map.ts";
 
 /** A file opened for positional reads. */
 export interface RandomAccessFile {
@@ -38,8 +38,22 @@ export interface RandomAccessFile {
    * {@linkcode RandomAccessFile.close}: the map is gone then.
    */
   view?(position: number, length: number): Uint8Array | undefined;
+  /**
+   * Which pages of the file's memory map are in memory now, found without
+   * reading any; undefined when the file is not mapped or the system cannot
+   * tell.
+   */
+  residentPages?(): ResidentPages | undefined;
   /** Closes the file; further reads throw. */
   close(): void;
+}
+
+/** The pages of a mapped file held in memory, as {@linkcode RandomAccessFile.residentPages} finds them. */
+export interface ResidentPages {
+  /** Bytes per page. */
+  pageSize: number;
+  /** One byte per page of the file, in order; bit 0 is set for a page in memory. */
+  pages: Uint8Array;
 }
 
 /** A file opened for appending. */
@@ -225,6 +239,10 @@ class NodeReadFile implements RandomAccessFile {
       return undefined;
     }
     return map.bytes.subarray(position, position + length);
+  }
+  residentPages(): ResidentPages | undefined {
+    const pages = this.#map?.residentPages();
+    return pages === undefined ? undefined : { pageSize: pageSize(), pages };
   }
   read(buf: Uint8Array, position: number): number {
     const map = this.#map;

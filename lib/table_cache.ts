@@ -28,6 +28,11 @@ export interface TableCacheOptions {
   blocks?: BlockCache;
   /** Read table files through memory maps where the runtime can make them. */
   map?: boolean;
+  /**
+   * Called with each table opened through a map; its marks of checked
+   * blocks are in shared memory, for a scrub on another thread.
+   */
+  onMappedOpen?: (table: Table) => void;
 }
 
 /**
@@ -47,6 +52,7 @@ export class TableCache {
   #capacity: number;
   #blocks: BlockCache | undefined;
   #map: boolean;
+  #onMappedOpen: ((table: Table) => void) | undefined;
   #slots = new Map<number, Slot>();
 
   /** Keeps at most `options.capacity` unused tables of `dir` open. */
@@ -56,6 +62,7 @@ export class TableCache {
     this.#capacity = options.capacity;
     this.#blocks = options.blocks;
     this.#map = options.map ?? false;
+    this.#onMappedOpen = options.onMappedOpen;
   }
 
   /** Number of open tables. */
@@ -86,7 +93,12 @@ export class TableCache {
     const name = tableName(number);
     const file = this.#fs.openRead(joinPath(this.#dir, name), { map: this.#map });
     try {
-      const table = Table.open(file, { fileNumber: number, cache: this.#blocks, fileName: name });
+      const table = Table.open(file, {
+        fileNumber: number,
+        cache: this.#blocks,
+        fileName: name,
+        shareChecks: this.#onMappedOpen !== undefined,
+      });
       slot = { table, refs, doomed: false };
     } catch (e) {
       file.close();
@@ -94,6 +106,7 @@ export class TableCache {
     }
     this.#slots.set(number, slot);
     this.#evict(number);
+    if (slot.table.mapped) this.#onMappedOpen?.(slot.table);
     return slot;
   }
 

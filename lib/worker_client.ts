@@ -27,8 +27,8 @@ interface Pending {
   settle: ((outputs: FileMeta[] | undefined) => void) | undefined;
 }
 
-/** Which of the two kinds of job a worker thread runs. */
-export type WorkerKind = "flush" | "compact";
+/** Which kind of job a worker thread runs. */
+export type WorkerKind = "flush" | "compact" | "scrub";
 
 // Receives a job's reply, or undefined when its thread died.
 type ReplyHandler = (reply: WorkerReply | undefined) => void;

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { canMapFiles, mapFile, mapFileForWriting } from "../lib/file_map.ts";
+import { canMapFiles, mapFile, mapFileForWriting, pageSize } from "../lib/file_map.ts";
 import { withTempDir } from "./_temp.ts";
 
 describe("memory maps", () => {
@@ -65,6 +65,27 @@ describe("memory maps", () => {
     });
   });
 
+  it("tell which of their pages are in memory, a byte per page", async () => {
+    if (!canMapFiles()) return;
+    await withTempDir("map", (dir) => {
+      const path = join(dir, "f");
+      const size = 3 * pageSize() + 10;
+      // Just written, so every page is in the file cache.
+      nodeFs.writeFileSync(path, new Uint8Array(size).fill(7));
+      const fd = nodeFs.openSync(path, "r");
+      try {
+        const map = mapFile(fd, size)!;
+        const pages = map.residentPages();
+        map.unmap();
+        assert.ok(pages !== undefined);
+        assert.equal(pages.length, 4);
+        assert.deepEqual([...pages].map((p) => p & 1), [1, 1, 1, 1]);
+      } finally {
+        nodeFs.closeSync(fd);
+      }
+    });
+  });
+
   it("are not made of a descriptor that names no file", () => {
     assert.equal(mapFile(1_000_000, 4096), undefined);
   });
@@ -80,7 +101,7 @@ describe("memory maps", () => {
       );
       assert.equal(r.status, 0, r.stderr);
       const seen = JSON.parse(r.stdout.trim().split("\n").pop()!);
-      assert.deepEqual(seen, { canMap: false, found: 100, open: 1, mapped: 0 });
+      assert.deepEqual(seen, { canMap: false, found: 100, open: 1, mapped: 0, scrubbed: 0 });
     });
   });
 });

@@ -25,6 +25,15 @@ async function writeTables(dir: string, options: OpenOptions = {}): Promise<void
   await db.close();
 }
 
+// Waits (up to 20 s) for background work to make `done` true.
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, "timed out waiting for background work");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function tableFiles(dir: string): string[] {
   return nodeFs.readdirSync(dir).filter((n) => n.endsWith(".sst")).sort();
 }
@@ -87,6 +96,51 @@ describe("table reads", () => {
       },
     );
   }
+
+  it("scrub each table opened through a map in the background, ahead of its reads", async () => {
+    if (!canMapFiles()) return;
+    await withTempDir("mmap", async (dir) => {
+      await writeTables(dir);
+      const db = await open(dir, { blockCacheSize: 0 });
+      try {
+        db.getSync(key(0));
+        db.getSync(key(KEYS - 1));
+        assert.equal(db.stats().tables.open, 2);
+        await until(() => db.stats().tables.scrubbed === 2);
+        for (let i = 0; i < KEYS; i++) {
+          assert.equal(decoder.decode(db.getSync(key(i))), value(i), key(i));
+        }
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  it("leave a block damaged before its table's scrub for the read that needs it to report", async () => {
+    if (!canMapFiles()) return;
+    await withTempDir("mmap", async (dir) => {
+      await writeTables(dir);
+      const name = tableFiles(dir)[0];
+      const path = join(dir, name);
+      const bytes = nodeFs.readFileSync(path);
+      bytes[100] ^= 0x10;
+      nodeFs.writeFileSync(path, bytes);
+      const db = await open(dir, { blockCacheSize: 0 });
+      try {
+        // A key far from the damage opens the table without reading the damaged block.
+        assert.equal(decoder.decode(db.getSync(key(KEYS / 2 - 10))), value(KEYS / 2 - 10));
+        await until(() => db.stats().tables.scrubbed === 1);
+        assert.throws(
+          () => {
+            for (let i = 0; i < KEYS; i++) db.getSync(key(i));
+          },
+          (e: unknown) => e instanceof CorruptionError && e.message.includes(name),
+        );
+      } finally {
+        await db.close();
+      }
+    });
+  });
 
   it("report a table cut short before it was opened as corruption, not a crash", async () => {
     await withTempDir("mmap", async (dir) => {

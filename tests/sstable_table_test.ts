@@ -9,6 +9,7 @@ import {
   defaultFileSystem,
   type FileSystem,
   type RandomAccessFile,
+  type ResidentPages,
   type WritableFile,
 } from "../lib/fs.ts";
 import { type Found, KIND_DELETE, KIND_PUT, MAX_SEQUENCE } from "../lib/internal_key.ts";
@@ -73,14 +74,20 @@ function writeTable(
 }
 
 // A read-only file over bytes in memory, for damaging tables cheaply. An
-// `inPlace` one also hands out views of its bytes, as a mapped file does.
+// `inPlace` one also hands out views of its bytes, as a mapped file does,
+// and reports the `resident` pages as in memory.
 class MemFile implements RandomAccessFile {
   readonly path: string;
   readonly size: number;
   readonly mapped: boolean;
   readonly view?: (position: number, length: number) => Uint8Array | undefined;
+  readonly residentPages?: () => ResidentPages | undefined;
   #bytes: Uint8Array;
-  constructor(name: string, bytes: Uint8Array, options: { inPlace?: boolean } = {}) {
+  constructor(
+    name: string,
+    bytes: Uint8Array,
+    options: { inPlace?: boolean; resident?: ResidentPages } = {},
+  ) {
     this.path = name;
     this.#bytes = bytes;
     this.size = bytes.length;
@@ -88,6 +95,7 @@ class MemFile implements RandomAccessFile {
     if (options.inPlace) {
       this.view = (position, length) =>
         position + length <= bytes.length ? bytes.subarray(position, position + length) : undefined;
+      this.residentPages = () => options.resident;
     }
   }
   read(buf: Uint8Array, position: number): number {
@@ -588,6 +596,97 @@ describe("table", () => {
         () => Table.open(new MemFile("x", new Uint8Array(10)), { fileNumber: 1 }),
         CorruptionError,
       );
+    });
+  });
+
+  describe("scrub", () => {
+    const many = randomEntries(31, 400, 0, 24);
+    let good: Uint8Array;
+    before(() => {
+      const file = path.join(dir, "scrub.sst");
+      writeTable(fs, file, many, { blockSize: 100 });
+      good = fs.readFile(file);
+    });
+    const PAGE = 256;
+    const allPages = (bytes: Uint8Array): ResidentPages => ({
+      pageSize: PAGE,
+      pages: new Uint8Array(Math.ceil(bytes.length / PAGE)).fill(1),
+    });
+    // The table a reader uses, with its checks in shared memory.
+    const reader = (bytes: Uint8Array) =>
+      Table.open(new MemFile("t.sst", bytes, { inPlace: true }), {
+        fileNumber: 1,
+        shareChecks: true,
+      });
+    // A second table of the same file, as another thread opens it, marking the reader's checks.
+    const scrubber = (bytes: Uint8Array, checks: Uint8Array, resident = allPages(bytes)) =>
+      Table.open(new MemFile("t.sst", bytes, { inPlace: true, resident }), {
+        fileNumber: 1,
+        checks,
+      });
+
+    it("checks each in-memory block once, marking it in the checks the reader shares", () => {
+      const table = reader(good);
+      assert.ok(table.checks.buffer instanceof SharedArrayBuffer);
+      assert.ok(table.blockCount > 64);
+      const other = scrubber(good, table.checks);
+      assert.equal(other.scrub(), table.blockCount);
+      assert.deepEqual([...new Set(table.checks)], [1]);
+      assert.equal(other.scrub(), 0);
+      for (const e of many) sameFound(table.get(e.key, e.seq), modelGet(many, e.key, e.seq));
+    });
+
+    it("leaves the blocks whose pages are not all in memory to their reads", () => {
+      const table = reader(good);
+      const resident = allPages(good);
+      resident.pages.fill(0, 3, 9);
+      const blocks = table.describe().dataBlocks;
+      const expected = blocks.map((b) => {
+        const first = Math.floor(b.offset / PAGE);
+        const last = Math.floor((b.offset + b.size + 4) / PAGE);
+        return last < 3 || first >= 9 ? 1 : 0;
+      });
+      assert.ok(expected.includes(0) && expected.includes(1));
+      scrubber(good, table.checks, resident).scrub();
+      assert.deepEqual([...table.checks], expected);
+    });
+
+    it("stops at a damaged block, leaving it unmarked for the read that needs it to report", () => {
+      const table = reader(good);
+      const damaged = table.describe().dataBlocks[5];
+      const bad = good.slice();
+      bad[damaged.offset + 3] ^= 0x10;
+      assert.throws(
+        () => scrubber(bad, table.checks).scrub(),
+        (e: unknown) => e instanceof CorruptionError && e.message.includes("checksum"),
+      );
+      assert.deepEqual([...table.checks.subarray(0, 6)], [1, 1, 1, 1, 1, 0]);
+      const damagedTable = Table.open(new MemFile("t.sst", bad, { inPlace: true }), {
+        fileNumber: 1,
+        checks: table.checks,
+      });
+      assert.throws(
+        () => {
+          for (const e of many) damagedTable.get(e.key, MAX_SEQUENCE);
+        },
+        (e: unknown) => e instanceof CorruptionError,
+      );
+    });
+
+    it("stops when asked, every 64 blocks", () => {
+      const table = reader(good);
+      let asked = 0;
+      assert.equal(scrubber(good, table.checks).scrub(() => ++asked === 2), 127);
+      assert.equal(asked, 2);
+    });
+
+    it("checks nothing of a table read without a map", () => {
+      const table = Table.open(new MemFile("t.sst", good, { resident: allPages(good) }), {
+        fileNumber: 1,
+        shareChecks: true,
+      });
+      assert.equal(table.scrub(), 0);
+      assert.equal(table.checks.length, 0);
     });
   });
 
