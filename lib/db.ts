@@ -230,8 +230,8 @@ export interface DBStats {
   blockCache: { bytes: number; capacity: number; hits: number; misses: number };
   /**
    * Open table files, how many of them are read through memory maps, and
-   * how many scrubs have finished checking the in-memory blocks of a newly
-   * opened one ahead of its reads (a scrub that finds a damaged block stops
+   * how many scrubs have finished checking the in-memory blocks of a table
+   * that reads have started to use (a scrub that finds a damaged block stops
    * there and leaves it to the read that needs it to report).
    */
   tables: { open: number; mapped: number; scrubbed: number };
@@ -514,7 +514,7 @@ export class DB {
       capacity: settings.maxOpenFiles,
       blocks: this.#blocks,
       map: settings.mmapReads,
-      onMappedOpen: (table) => this.#scrubInBackground(table),
+      onFirstRead: (table) => this.#scrubInBackground(table),
     });
   }
 
@@ -1529,7 +1529,7 @@ export class DB {
       // do not wait for its index and filter to load. A table that fails
       // to open is reported by the reads that need it.
       try {
-        this.#tables.get(a.file.number);
+        this.#tables.preload(a.file.number);
       } catch {
         // Left to the reads.
       }
@@ -1714,9 +1714,10 @@ export class DB {
     return await writeMemTable(mem, snapshots, this.#sink(numbers));
   }
 
-  // A worker checks the blocks of a newly opened table that are in memory,
-  // so that reads find them checked: the checksums are computed on another
-  // core instead of in the first read of each block.
+  // When reads start using a table, a worker checks its blocks that are in
+  // memory, so that the reads find them checked: the checksums are computed
+  // on another core instead of in the first read of each block. Tables that
+  // only writes have touched (compaction outputs, say) are left alone.
   #scrubInBackground(table: Table): void {
     if (this.#closed) return;
     const worker = this.#worker("scrub");

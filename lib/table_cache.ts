@@ -18,6 +18,8 @@ interface Slot {
   table: Table;
   refs: number;
   doomed: boolean;
+  // A read has used the table since it was opened.
+  read: boolean;
 }
 
 /** Options of a {@linkcode TableCache}. */
@@ -29,10 +31,12 @@ export interface TableCacheOptions {
   /** Read table files through memory maps where the runtime can make them. */
   map?: boolean;
   /**
-   * Called with each table opened through a map; its marks of checked
-   * blocks are in shared memory, for a scrub on another thread.
+   * Called the first time a read uses a table opened through a map (a
+   * {@linkcode TableCache.get} or {@linkcode TableCache.acquire}, not a
+   * {@linkcode TableCache.preload}); its marks of checked blocks are in
+   * shared memory, for a scrub on another thread.
    */
-  onMappedOpen?: (table: Table) => void;
+  onFirstRead?: (table: Table) => void;
 }
 
 /**
@@ -52,7 +56,7 @@ export class TableCache {
   #capacity: number;
   #blocks: BlockCache | undefined;
   #map: boolean;
-  #onMappedOpen: ((table: Table) => void) | undefined;
+  #onFirstRead: ((table: Table) => void) | undefined;
   #slots = new Map<number, Slot>();
 
   /** Keeps at most `options.capacity` unused tables of `dir` open. */
@@ -62,7 +66,7 @@ export class TableCache {
     this.#capacity = options.capacity;
     this.#blocks = options.blocks;
     this.#map = options.map ?? false;
-    this.#onMappedOpen = options.onMappedOpen;
+    this.#onFirstRead = options.onFirstRead;
   }
 
   /** Number of open tables. */
@@ -97,16 +101,15 @@ export class TableCache {
         fileNumber: number,
         cache: this.#blocks,
         fileName: name,
-        shareChecks: this.#onMappedOpen !== undefined,
+        shareChecks: this.#onFirstRead !== undefined,
       });
-      slot = { table, refs, doomed: false };
+      slot = { table, refs, doomed: false, read: false };
     } catch (e) {
       file.close();
       throw e;
     }
     this.#slots.set(number, slot);
     this.#evict(number);
-    if (slot.table.mapped) this.#onMappedOpen?.(slot.table);
     return slot;
   }
 
@@ -124,7 +127,22 @@ export class TableCache {
    * block view past the call that read it (a point lookup).
    */
   get(number: number): Table {
-    return this.#slot(number, 0).table;
+    const slot = this.#slot(number, 0);
+    if (!slot.read) this.#firstRead(slot);
+    return slot.table;
+  }
+
+  /**
+   * Opens the table if it is not open, ahead of the reads that will need
+   * it (its index and filter are loaded and checked now).
+   */
+  preload(number: number): void {
+    this.#slot(number, 0);
+  }
+
+  #firstRead(slot: Slot): void {
+    slot.read = true;
+    if (slot.table.mapped) this.#onFirstRead?.(slot.table);
   }
 
   /**
@@ -133,9 +151,10 @@ export class TableCache {
    * iterators may be used.
    */
   acquire(number: number): Table {
-    const table = this.#slot(number, 1).table;
+    const slot = this.#slot(number, 1);
+    if (!slot.read) this.#firstRead(slot);
     this.#blocks?.pin();
-    return table;
+    return slot.table;
   }
 
   /** Ends a use begun by {@linkcode TableCache.acquire}. */

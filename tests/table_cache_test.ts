@@ -26,7 +26,7 @@ function makeTables(count: number): string {
 // Runs `body` on a cache over `count` new tables, then closes the cache and removes the tables.
 function withCache(
   count: number,
-  options: { capacity: number; blocks?: BlockCache },
+  options: ConstructorParameters<typeof TableCache>[2],
   body: (cache: TableCache) => void,
 ): void {
   const dir = makeTables(count);
@@ -40,6 +40,23 @@ function withCache(
 }
 
 describe("TableCache", () => {
+  it("tells of each mapped table's first read, once per opening, and not of a preload", () => {
+    const firstReads: number[] = [];
+    withCache(3, { capacity: 1, map: true, onFirstRead: (t) => firstReads.push(t.fileNumber) }, (
+      cache,
+    ) => {
+      if (!cache.get(1).mapped) return;
+      cache.get(1);
+      cache.preload(2);
+      cache.acquire(2);
+      cache.release(2);
+      cache.preload(3);
+      // Opening 3 closed 1 and 2: reading 1 again opens it anew.
+      cache.get(1);
+      assert.deepEqual(firstReads, [1, 2, 1]);
+      assert.ok(cache.get(1).checks.buffer instanceof SharedArrayBuffer);
+    });
+  });
   it("keeps at most its capacity of unused tables open", () => {
     withCache(5, { capacity: 2 }, (cache) => {
       for (let n = 1; n <= 5; n++) cache.get(n);
