@@ -8,6 +8,9 @@
  * rebuilds that memtable from the log (whose bytes the main thread has
  * already handed to the OS) and writes it as a level-0 table.
  *
+ * And it scrubs: it checks the in-memory blocks of a table the main thread
+ * reads through a map, marking them in checks the two threads share.
+ *
  * Messages in: {@linkcode WorkerRequest}; out: {@linkcode WorkerReply}.
  *
  * @module
