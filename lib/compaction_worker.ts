@@ -106,17 +106,25 @@ function flush(request: WorkerRequest, walNumber: number): Promise<FileMeta[] | 
   return buildTables(run, filter, undefined, sinkFor(request));
 }
 
-/** Checks the in-memory blocks of a table that the main thread reads through a map. */
-function scrub(request: WorkerRequest, number: number, checks: Uint8Array): void {
-  const name = joinPath(request.dir, tableName(number));
-  const file = fs.openRead(name, { map: true });
-  let table: Table;
+/** Opens table `number` of `dir`; the file is closed again if the table cannot be opened. */
+function openTable(
+  dir: string,
+  number: number,
+  options: { map?: boolean; checks?: Uint8Array } = {},
+): Table {
+  const name = joinPath(dir, tableName(number));
+  const file = fs.openRead(name, { map: options.map });
   try {
-    table = Table.open(file, { fileNumber: number, fileName: name, checks });
+    return Table.open(file, { fileNumber: number, fileName: name, checks: options.checks });
   } catch (e) {
     file.close();
     throw e;
   }
+}
+
+/** Checks the in-memory blocks of a table that the main thread reads through a map. */
+function scrub(request: WorkerRequest, number: number, checks: Uint8Array): void {
+  const table = openTable(request.dir, number, { map: true, checks });
   try {
     table.scrub(() => Atomics.load(request.abort, 0) !== 0);
   } finally {
@@ -136,15 +144,7 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
     if (job === undefined) return { id, outputs: await flush(request, request.walNumber!) };
     const inputs: InputTables = {
       open(f: FileMeta): InternalIterator {
-        const name = joinPath(dir, tableName(f.number));
-        const file = fs.openRead(name);
-        let table: Table;
-        try {
-          table = Table.open(file, { fileNumber: f.number, fileName: name });
-        } catch (e) {
-          file.close();
-          throw e;
-        }
+        const table = openTable(dir, f.number);
         tables.set(f.number, table);
         return table.iterator();
       },

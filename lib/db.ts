@@ -68,9 +68,9 @@ import {
   type VersionEdit,
 } from "./manifest.ts";
 import { MemTable } from "./memtable.ts";
-import type { Table } from "./sstable/table_reader.ts";
 import { type Entry, VisibleIterator } from "./merge_iterator.ts";
 import { BlockCache } from "./sstable/block_cache.ts";
+import type { Table } from "./sstable/table_reader.ts";
 import { SlabCopier } from "./slab_copier.ts";
 import { TableCache, TableLeases, tableName } from "./table_cache.ts";
 import type { WorkerRequest } from "./compaction_worker.ts";
@@ -1683,8 +1683,8 @@ export class DB {
   /** Hands a job to a worker; WORKER_UNAVAILABLE when none can run it. */
   async #inWorker(
     kind: WorkerKind,
-    request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers">,
-    settle: (outputs: FileMeta[] | undefined) => void,
+    request: Pick<WorkerRequest, "job" | "walNumber" | "snapshots" | "numbers" | "scrub">,
+    settle?: (outputs: FileMeta[] | undefined) => void,
   ): Promise<FileMeta[] | undefined | typeof WORKER_UNAVAILABLE> {
     const worker = this.#worker(kind);
     if (worker === undefined) return WORKER_UNAVAILABLE;
@@ -1720,21 +1720,13 @@ export class DB {
   // only writes have touched (compaction outputs, say) are left alone.
   #scrubInBackground(table: Table): void {
     if (this.#closed) return;
-    const worker = this.#worker("scrub");
-    if (worker === undefined) return;
-    worker.run({
-      dir: this.#dir,
-      scrub: { number: table.fileNumber, checks: table.checks },
-      numbers: [],
-      blockSize: this.#settings.blockSize,
-      bloomBitsPerKey: this.#settings.bloomBitsPerKey,
-    }).then(
-      (outcome) => {
-        if (outcome !== WORKER_UNAVAILABLE) this.#scrubbedTables++;
-      },
+    const scrub = { number: table.fileNumber, checks: table.checks };
+    this.#inWorker("scrub", { scrub, numbers: [] })
       // A block that fails is left unmarked: the read that needs it reports it.
-      () => this.#scrubbedTables++,
-    );
+      .catch(() => undefined)
+      .then((outcome) => {
+        if (outcome !== WORKER_UNAVAILABLE) this.#scrubbedTables++;
+      });
   }
 
   #usesWorkers(): boolean {

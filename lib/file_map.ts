@@ -28,13 +28,20 @@ export interface FileMap {
    */
   readonly bytes: Uint8Array;
   /**
-   * Which of the map's pages are in memory now, one byte per page of
-   * {@linkcode pageSize} bytes (bit 0 set when it is), without bringing any
+   * Which of the map's pages are in memory now, found without bringing any
    * in; undefined when the system cannot tell.
    */
-  residentPages(): Uint8Array | undefined;
+  residentPages(): ResidentPages | undefined;
   /** Releases the map; `bytes` must not be touched afterwards. */
   unmap(): void;
+}
+
+/** The pages of a mapped file held in memory, as {@linkcode FileMap.residentPages} finds them. */
+export interface ResidentPages {
+  /** Bytes per page. */
+  pageSize: number;
+  /** One byte per page of the file, in order; bit 0 is set for a page in memory. */
+  pages: Uint8Array;
 }
 
 interface Mapper {
@@ -42,7 +49,6 @@ interface Mapper {
   map(fd: number, size: number, prot: number): FileMap | undefined;
   // posix_fallocate: 0, or the error number.
   reserve(fd: number, size: number): number;
-  pageSize: number;
 }
 
 const PROT_READ = 1;
@@ -67,8 +73,10 @@ const LIBC_SYMBOLS = {
   getpagesize: { parameters: [], result: "i32" },
 } as const;
 
-function pageCount(size: number, pageSize: number): number {
-  return Math.ceil(size / pageSize);
+// mincore's answer for a map of `size` bytes, or undefined when it fails.
+function residency(size: number, pageSize: number, mincore: (pages: Uint8Array) => number) {
+  const pages = new Uint8Array(Math.ceil(size / pageSize));
+  return mincore(pages) === 0 ? { pageSize, pages } : undefined;
 }
 
 function denoMapper(): Mapper | undefined {
@@ -84,15 +92,12 @@ function denoMapper(): Mapper | undefined {
       if (at === null || Deno.UnsafePointer.value(at) === MAP_FAILED) return undefined;
       return {
         bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(at, size)),
-        residentPages(): Uint8Array | undefined {
-          const pages = new Uint8Array(pageCount(size, pageSize));
-          return libc.symbols.mincore(at, length, pages) === 0 ? pages : undefined;
-        },
+        residentPages: () =>
+          residency(size, pageSize, (pages) => libc.symbols.mincore(at, length, pages)),
         unmap: () => void libc.symbols.munmap(at, length),
       };
     },
     reserve: (fd: number, size: number) => libc.symbols.posix_fallocate(fd, 0n, BigInt(size)),
-    pageSize,
   };
 }
 
@@ -135,15 +140,12 @@ function bunMapper(): Mapper | undefined {
       if (typeof at !== "number" || at <= 0) return undefined;
       return {
         bytes: new Uint8Array(ffi.toArrayBuffer(at, 0, size)),
-        residentPages(): Uint8Array | undefined {
-          const pages = new Uint8Array(pageCount(size, pageSize));
-          return libc.symbols.mincore(at, size, pages) === 0 ? pages : undefined;
-        },
+        residentPages: () =>
+          residency(size, pageSize, (pages) => libc.symbols.mincore(at, size, pages)),
         unmap: () => void libc.symbols.munmap(at, size),
       };
     },
     reserve: (fd: number, size: number) => libc.symbols.posix_fallocate(fd, 0, size),
-    pageSize,
   };
 }
 
@@ -171,20 +173,6 @@ function loadMapper(): Mapper | null {
 export function canMapFiles(): boolean {
   mapper ??= loadMapper();
   return mapper !== null;
-}
-
-/**
- * The size of the system's memory pages, the unit of
- * {@linkcode FileMap.residentPages}; 4096 where no map can be made.
- *
- * @example
- * ```ts
- * import { pageSize } from "./file_map.ts";
- * console.log(pageSize() % 4096); // 0
- * ```
- */
-export function pageSize(): number {
-  return canMapFiles() ? mapper!.pageSize : 4096;
 }
 
 /**

@@ -15,7 +15,9 @@ import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { LockError } from "./errors.ts";
-import { type FileMap, mapFile, mapFileForWriting, pageSize } from "./file_map.ts";
+import { type FileMap, mapFile, mapFileForWriting, type ResidentPages } from "./file_map.ts";
+
+export type { ResidentPages };
 
 /** A file opened for positional reads. */
 export interface RandomAccessFile {
@@ -46,14 +48,6 @@ export interface RandomAccessFile {
   residentPages?(): ResidentPages | undefined;
   /** Closes the file; further reads throw. */
   close(): void;
-}
-
-/** The pages of a mapped file held in memory, as {@linkcode RandomAccessFile.residentPages} finds them. */
-export interface ResidentPages {
-  /** Bytes per page. */
-  pageSize: number;
-  /** One byte per page of the file, in order; bit 0 is set for a page in memory. */
-  pages: Uint8Array;
 }
 
 /** A file opened for appending. */
@@ -241,8 +235,7 @@ class NodeReadFile implements RandomAccessFile {
     return map.bytes.subarray(position, position + length);
   }
   residentPages(): ResidentPages | undefined {
-    const pages = this.#map?.residentPages();
-    return pages === undefined ? undefined : { pageSize: pageSize(), pages };
+    return this.#map?.residentPages();
   }
   read(buf: Uint8Array, position: number): number {
     const map = this.#map;

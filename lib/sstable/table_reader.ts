@@ -13,7 +13,7 @@
 
 import { ByteReader, crc32c, hash32, readU32, readU64 } from "../coding.ts";
 import { CorruptionError } from "../errors.ts";
-import type { RandomAccessFile } from "../fs.ts";
+import type { RandomAccessFile, ResidentPages } from "../fs.ts";
 import { endOfWordRun, firstAtLeast } from "../key_fence.ts";
 import {
   type Found,
@@ -426,26 +426,25 @@ export class Table {
     if (!this.#mapped) return 0;
     const resident = this.#file.residentPages?.();
     if (resident === undefined) return 0;
-    const { pageSize, pages } = resident;
     const checked = this.#checked;
     let count = 0;
     for (let i = 0; i < this.#blockCount; i++) {
       if ((i & 63) === 63 && stop?.()) break;
-      if (checked[i] === 1) continue;
-      const start = this.#offsets[i];
-      const last = Math.floor((start + this.#sizes[i] + BLOCK_TRAILER_SIZE - 1) / pageSize);
-      let inMemory = true;
-      for (let p = Math.floor(start / pageSize); p <= last; p++) {
-        if ((pages[p] & 1) === 0) {
-          inMemory = false;
-          break;
-        }
-      }
-      if (!inMemory) continue;
+      if (checked[i] === 1 || !this.#inMemory(i, resident)) continue;
       this.#viewDataBlock(i);
       count++;
     }
     return count;
+  }
+
+  // True when every page of data block i (its trailer included) is in memory.
+  #inMemory(i: number, { pageSize, pages }: ResidentPages): boolean {
+    const start = this.#offsets[i];
+    const last = Math.floor((start + this.#sizes[i] + BLOCK_TRAILER_SIZE - 1) / pageSize);
+    for (let p = Math.floor(start / pageSize); p <= last; p++) {
+      if ((pages[p] & 1) === 0) return false;
+    }
+    return true;
   }
 
   /** Number of data blocks. */
