@@ -1529,7 +1529,7 @@ export class DB {
       // do not wait for its index and filter to load. A table that fails
       // to open is reported by the reads that need it.
       try {
-        this.#tables.preload(a.file.number);
+        this.#tables.preload(a.file.number, { justWritten: true });
       } catch {
         // Left to the reads.
       }

@@ -7,7 +7,7 @@
 
 import { type FileSystem, joinPath } from "./fs.ts";
 import type { BlockCache } from "./sstable/block_cache.ts";
-import { Table, type TableIterator } from "./sstable/table_reader.ts";
+import { Table, type TableIterator, type TableOpenOptions } from "./sstable/table_reader.ts";
 
 /** The name of table file `n`. */
 export function tableName(n: number): string {
@@ -82,7 +82,7 @@ export class TableCache {
   }
 
   /** The slot of table `number`, opened if needed, with `refs` more references. */
-  #slot(number: number, refs: number): Slot {
+  #slot(number: number, refs: number, justWritten = false): Slot {
     let slot = this.#slots.get(number);
     if (slot !== undefined) {
       // Re-insert to mark as most recently used; order matters only once
@@ -102,8 +102,11 @@ export class TableCache {
         cache: this.#blocks,
         fileName: name,
         shareChecks: this.#onFirstRead !== undefined,
+        justWritten,
       });
-      slot = { table, refs, doomed: false, read: false };
+      // A table just written has its blocks in memory marked already, which
+      // is all a scrub would do.
+      slot = { table, refs, doomed: false, read: justWritten };
     } catch (e) {
       file.close();
       throw e;
@@ -134,10 +137,13 @@ export class TableCache {
 
   /**
    * Opens the table if it is not open, ahead of the reads that will need
-   * it (its index and filter are loaded and checked now).
+   * it (its index and filter are loaded and checked now). With
+   * `justWritten`, the file is one this process has just written, and its
+   * data blocks still in memory need no check (see
+   * {@linkcode TableOpenOptions.justWritten}).
    */
-  preload(number: number): void {
-    this.#slot(number, 0);
+  preload(number: number, options: { justWritten?: boolean } = {}): void {
+    this.#slot(number, 0, options.justWritten ?? false);
   }
 
   #firstRead(slot: Slot): void {

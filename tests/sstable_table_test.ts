@@ -680,6 +680,24 @@ describe("table", () => {
       assert.equal(asked, 2);
     });
 
+    it("marks the blocks in memory of a table just written as checked, and leaves the rest", () => {
+      const resident = allPages(good);
+      resident.pages.fill(0, 3, 9);
+      const expected = scrubber(good, new Uint8Array(0), resident).describe().dataBlocks.map((b) =>
+        Math.floor((b.offset + b.size + 4) / PAGE) < 3 || Math.floor(b.offset / PAGE) >= 9 ? 1 : 0
+      );
+      assert.ok(expected.includes(0) && expected.includes(1));
+      const table = Table.open(new MemFile("t.sst", good, { inPlace: true, resident }), {
+        fileNumber: 1,
+        justWritten: true,
+      });
+      assert.deepEqual([...table.checks], expected);
+      const opened = Table.open(new MemFile("t.sst", good, { inPlace: true, resident }), {
+        fileNumber: 1,
+      });
+      assert.deepEqual([...new Set(opened.checks)], [0]);
+    });
+
     it("checks nothing of a table read without a map", () => {
       const table = Table.open(new MemFile("t.sst", good, { resident: allPages(good) }), {
         fileNumber: 1,

@@ -57,6 +57,20 @@ describe("TableCache", () => {
       assert.ok(cache.get(1).checks.buffer instanceof SharedArrayBuffer);
     });
   });
+  it("leaves a table preloaded as just written unscrubbed, its blocks in memory marked checked", () => {
+    const firstReads: number[] = [];
+    withCache(2, { capacity: 2, map: true, onFirstRead: (t) => firstReads.push(t.fileNumber) }, (
+      cache,
+    ) => {
+      cache.preload(1, { justWritten: true });
+      cache.preload(2);
+      if (!cache.get(1).mapped) return;
+      cache.get(2);
+      assert.deepEqual(firstReads, [2]);
+      assert.deepEqual([...new Set(cache.get(1).checks)], [1]);
+      assert.deepEqual([...new Set(cache.get(2).checks)], [0]);
+    });
+  });
   it("keeps at most its capacity of unused tables open", () => {
     withCache(5, { capacity: 2 }, (cache) => {
       for (let n = 1; n <= 5; n++) cache.get(n);

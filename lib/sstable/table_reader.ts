@@ -57,6 +57,14 @@ export interface TableOpenOptions {
    * mapped and the marks have one byte per data block.
    */
   checks?: Uint8Array;
+  /**
+   * This process has just written the file (a flush or compaction output).
+   * Its data blocks still wholly in memory are the bytes whose checksums
+   * the writer computed, so they are marked checked without being read, as
+   * a scrub right after the write would mark them; blocks already dropped
+   * from memory are left to their first read.
+   */
+  justWritten?: boolean;
 }
 
 /** Position and size of a block's contents in a table file. */
@@ -282,6 +290,16 @@ export class Table {
       end = offset + size + BLOCK_TRAILER_SIZE;
       this.#offsets[i] = offset;
       this.#sizes[i] = size;
+    }
+    if (options.justWritten && this.#mapped) this.#markResident();
+  }
+
+  // Marks the data blocks wholly in memory as checked.
+  #markResident(): void {
+    const resident = this.#file.residentPages?.();
+    if (resident === undefined) return;
+    for (let i = 0; i < this.#blockCount; i++) {
+      if (this.#inMemory(i, resident)) this.#checked[i] = 1;
     }
   }
 
