@@ -13,8 +13,20 @@ import { compareBytes } from "./coding.ts";
 // Six bytes fit exactly in a double's 53-bit mantissa.
 const WORD_BYTES = 6;
 
+/** Options of a {@linkcode KeyFence}. */
+export interface KeyFenceOptions {
+  /**
+   * The lower ends of ranges whose upper ends are the fence's keys (a
+   * level's files: each one's smallest and largest key): ascending, each at
+   * most its upper end and above the previous upper end. Needed by
+   * {@linkcode KeyFence.rangeHolding}.
+   */
+  lowerKeys?: readonly Uint8Array[];
+}
+
 /**
- * Finds, among sorted keys, the first one at or after a target.
+ * Finds, among sorted keys, the first one at or after a target; or, among
+ * sorted disjoint key ranges, the one that holds a target.
  *
  * @example
  * ```ts
@@ -28,13 +40,21 @@ export class KeyFence {
   #keys: readonly Uint8Array[];
   #words: Float64Array;
   #prefix: Uint8Array;
+  #lowerKeys: readonly Uint8Array[] | undefined;
+  #lowerWords: Float64Array | undefined;
 
   /** Indexes `keys`, which must be in ascending byte order. */
-  constructor(keys: readonly Uint8Array[]) {
+  constructor(keys: readonly Uint8Array[], options: KeyFenceOptions = {}) {
+    const lowerKeys = options.lowerKeys;
+    if (lowerKeys !== undefined && lowerKeys.length !== keys.length) {
+      throw new RangeError(
+        `a key fence needs one lower key per key, got ${lowerKeys.length} for ${keys.length}`,
+      );
+    }
     this.#keys = keys;
     let p = 0;
     if (keys.length > 0) {
-      const first = keys[0];
+      const first = lowerKeys?.[0] ?? keys[0];
       const last = keys[keys.length - 1];
       // Sorted keys share exactly the prefix their first and last share.
       const max = Math.min(first.length, last.length);
@@ -43,8 +63,9 @@ export class KeyFence {
     } else {
       this.#prefix = new Uint8Array(0);
     }
-    this.#words = new Float64Array(keys.length);
-    for (let i = 0; i < keys.length; i++) this.#words[i] = wordAfter(keys[i], p);
+    this.#words = wordsAfter(keys, p);
+    this.#lowerKeys = lowerKeys;
+    this.#lowerWords = lowerKeys === undefined ? undefined : wordsAfter(lowerKeys, p);
   }
 
   /** The index of the first key ≥ `key`, or the number of keys when every key is below it. */
@@ -57,10 +78,36 @@ export class KeyFence {
       if (key[i] !== prefix[i]) return key[i] < prefix[i] ? 0 : n;
     }
     if (key.length < p) return 0;
-    const words = this.#words;
+    return this.#lowerBoundOfWord(key, wordAfter(key, p));
+  }
+
+  /**
+   * The index of the range that holds `key`, or -1 when none does (the
+   * fence must have been made with {@linkcode KeyFenceOptions.lowerKeys}).
+   * The lower end is compared by its word too, so that a key between two
+   * ranges costs no look at either range's bytes.
+   */
+  rangeHolding(key: Uint8Array): number {
+    const lowerWords = this.#lowerWords;
+    if (lowerWords === undefined) throw new TypeError("this key fence holds no ranges");
+    const prefix = this.#prefix;
+    const p = prefix.length;
+    // Every range lies within the keys that start with the prefix.
+    if (key.length < p) return -1;
+    for (let i = 0; i < p; i++) if (key[i] !== prefix[i]) return -1;
     const target = wordAfter(key, p);
+    const i = this.#lowerBoundOfWord(key, target);
+    if (i === this.#keys.length) return -1;
+    const lower = lowerWords[i];
+    if (target !== lower) return target > lower ? i : -1;
+    return compareBytes(key, this.#lowerKeys![i]) < 0 ? -1 : i;
+  }
+
+  // lowerBound of a key that starts with the prefix, whose word is `target`.
+  #lowerBoundOfWord(key: Uint8Array, target: number): number {
+    const words = this.#words;
     let lo = firstAtLeast(words, target);
-    if (lo === n || words[lo] !== target) return lo;
+    if (lo === words.length || words[lo] !== target) return lo;
     // Unequal words order keys where they differ; among equal ones (a run
     // of keys alike in these bytes) the bytes decide.
     let hi = endOfWordRun(words, lo);
@@ -72,6 +119,12 @@ export class KeyFence {
     }
     return lo;
   }
+}
+
+function wordsAfter(keys: readonly Uint8Array[], p: number): Float64Array {
+  const words = new Float64Array(keys.length);
+  for (let i = 0; i < keys.length; i++) words[i] = wordAfter(keys[i], p);
+  return words;
 }
 
 /**

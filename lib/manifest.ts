@@ -85,7 +85,7 @@ export class Version {
   /** The files of each level. */
   readonly levels: readonly (readonly FileMeta[])[];
 
-  // Per level ≥ 1, built on first lookup: a fence over the files' largest keys.
+  // Per level ≥ 1, built on first lookup: a fence over the files' key ranges.
   #fences: (KeyFence | undefined)[] = [];
 
   /** Wraps per-level file lists (which must already be ordered). */
@@ -96,7 +96,10 @@ export class Version {
   #fence(level: number): KeyFence {
     let fence = this.#fences[level];
     if (fence === undefined) {
-      fence = new KeyFence(this.levels[level].map((f) => f.largest));
+      const files = this.levels[level];
+      fence = new KeyFence(files.map((f) => f.largest), {
+        lowerKeys: files.map((f) => f.smallest),
+      });
       this.#fences[level] = fence;
     }
     return fence;
@@ -109,9 +112,8 @@ export class Version {
   fileFor(level: number, key: Uint8Array): FileMeta | undefined {
     const files = this.levels[level];
     if (files.length === 0) return undefined;
-    const i = this.#fence(level).lowerBound(key);
-    if (i === files.length || compareBytes(key, files[i].smallest) < 0) return undefined;
-    return files[i];
+    const i = this.#fence(level).rangeHolding(key);
+    return i < 0 ? undefined : files[i];
   }
 
   /**

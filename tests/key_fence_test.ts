@@ -64,6 +64,55 @@ describe("KeyFence", () => {
       for (let i = 0; i < keys.length; i++) assert.equal(fence.lowerBound(keys[i]), i);
     }
   });
+  it("finds the range that holds a key, or none between and around them", () => {
+    const lower = ["b", "f", "m"].map(b);
+    const upper = ["d", "k", "m"].map(b);
+    const fence = new KeyFence(upper, { lowerKeys: lower });
+    assert.deepEqual(
+      ["a", "b", "c", "d", "e", "f", "k", "ka", "m", "ma", "z"].map((k) =>
+        fence.rangeHolding(b(k))
+      ),
+      [-1, 0, 0, 0, -1, 1, 1, -1, 2, -1, -1],
+    );
+  });
+  it("finds a holding range among ranges that share no prefix with their lowest key", () => {
+    const fence = new KeyFence(["user:5", "user:9"].map(b), {
+      lowerKeys: ["app", "user:7"].map(b),
+    });
+    assert.deepEqual(
+      ["ap", "app", "b", "user:5", "user:6", "user:8", "zoo"].map((k) => fence.rangeHolding(b(k))),
+      [-1, 0, 0, 0, -1, 1, -1],
+    );
+  });
+  it("agrees with a linear search for the holding range on keys that tie past six bytes", () => {
+    const random = rng(11);
+    for (let round = 0; round < 200; round++) {
+      const stem = round % 2 === 0 ? "" : "stem:";
+      // Consecutive pairs of sorted distinct keys make disjoint ranges; a
+      // lone last key makes a range of one key.
+      const keys = sortedKeys(random, 1 + Math.floor(random() * 60), stem);
+      const lower: Uint8Array[] = [];
+      const upper: Uint8Array[] = [];
+      for (let i = 0; i < keys.length; i += 2) {
+        lower.push(keys[i]);
+        upper.push(keys[Math.min(i + 1, keys.length - 1)]);
+      }
+      const fence = new KeyFence(upper, { lowerKeys: lower });
+      const holding = (target: Uint8Array) =>
+        lower.findIndex((l, i) =>
+          compareBytes(l, target) <= 0 && compareBytes(target, upper[i]) <= 0
+        );
+      for (let q = 0; q < 50; q++) {
+        const target = sortedKeys(random, 1, round % 3 === 0 ? "" : stem)[0];
+        assert.equal(fence.rangeHolding(target), holding(target), `round ${round}`);
+      }
+      for (const k of keys) assert.equal(fence.rangeHolding(k), holding(k));
+    }
+  });
+  it("refuses a range lookup without lower keys, and lower keys that do not pair with the keys", () => {
+    assert.throws(() => new KeyFence([b("a")]).rangeHolding(b("a")), TypeError);
+    assert.throws(() => new KeyFence([b("a")], { lowerKeys: [] }), RangeError);
+  });
 });
 
 describe("wordOfRange", () => {
