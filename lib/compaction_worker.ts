@@ -54,6 +54,8 @@ export interface WorkerRequest {
   numbers: number[];
   /** Data block size of new tables. */
   blockSize: number;
+  /** Entries between restart points in the data blocks of new tables. */
+  restartInterval: number;
   /** Bloom filter bits per key of new tables. */
   bloomBitsPerKey: number;
   /** Set to 1 by the main thread to abandon the job (checked between slices). */
@@ -93,6 +95,7 @@ const fs = defaultFileSystem();
 function sinkFor(request: WorkerRequest): TableSink {
   return directorySink(fs, request.dir, request.numbers, {
     blockSize: request.blockSize,
+    restartInterval: request.restartInterval,
     bloomBitsPerKey: request.bloomBitsPerKey,
     pause: () => Promise.resolve(Atomics.load(request.abort, 0) === 0),
   });

@@ -128,6 +128,12 @@ export interface OpenOptions {
   mmapReads?: boolean;
   /** Target size of a table's data blocks before compression (default 4096). */
   blockSize?: number;
+  /**
+   * Entries between restart points in a table's data blocks (default 8): a
+   * point read searches the restart points of its block, then reads at most
+   * this many entries; a longer interval stores fewer whole keys.
+   */
+  blockRestartInterval?: number;
   /** Bloom filter bits per key (default 10, about 1% false positives). */
   bloomBitsPerKey?: number;
   /** Frozen memtables waiting for flush at which writes wait (default 2). */
@@ -247,6 +253,7 @@ const DEFAULTS = {
   maxOpenFiles: 1000,
   mmapReads: true,
   blockSize: 4096,
+  blockRestartInterval: 8,
   bloomBitsPerKey: 10,
   maxImmutableMemtables: 2,
   maxManifestSize: 64 * 1024 * 1024,
@@ -294,6 +301,7 @@ function settingsFrom(options: OpenOptions): Settings {
       ["blockCacheSize", 0],
       ["maxOpenFiles", 16],
       ["blockSize", 256],
+      ["blockRestartInterval", 1],
       ["bloomBitsPerKey", 0],
       ["maxImmutableMemtables", 1],
       ["maxManifestSize", 1024],
@@ -626,7 +634,11 @@ export class DB {
       const number = nextFileNumber++;
       // The same path as a flush: no snapshot is live yet, so only the
       // newest version of each key is kept.
-      const outputs = await writeMemTable(mem, [], directorySink(fs, dir, [number], settings));
+      const sink = directorySink(fs, dir, [number], {
+        ...settings,
+        restartInterval: settings.blockRestartInterval,
+      });
+      const outputs = await writeMemTable(mem, [], sink);
       fs.syncDir(dir);
       edit.added = outputs!.map((file) => ({ level: 0, file }));
       version = version.apply(edit);
@@ -1299,12 +1311,14 @@ export class DB {
   // Installs flushes and compactions the workers finished while this thread
   // was busy: a caller reading in a long synchronous loop (or awaiting only
   // settled promises) gives the event loop no turn to deliver their replies,
-  // and would otherwise read from every level-0 file until it stops.
+  // and would otherwise read from every level-0 file until it stops (or
+  // look at every block's check mark, for a scrub's reply).
   #harvest(): void {
     const workers = this.#workers;
     let due = this.#compactionDue;
     if (workers.flush?.poll()) due = true;
     if (workers.compact?.poll()) due = true;
+    workers.scrub?.poll();
     if (due) this.#compactNow();
   }
 
@@ -1659,6 +1673,7 @@ export class DB {
   #sink(numbers: number[]): TableSink {
     return directorySink(this.#fs, this.#dir, numbers, {
       blockSize: this.#settings.blockSize,
+      restartInterval: this.#settings.blockRestartInterval,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
       pause: async () => {
         await yieldToEventLoop();
@@ -1692,6 +1707,7 @@ export class DB {
       ...request,
       dir: this.#dir,
       blockSize: this.#settings.blockSize,
+      restartInterval: this.#settings.blockRestartInterval,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
     }, settle);
     if (outputs === WORKER_UNAVAILABLE) this.#workersFailed = true;
@@ -1721,7 +1737,9 @@ export class DB {
   #scrubInBackground(table: Table): void {
     if (this.#closed) return;
     const scrub = { number: table.fileNumber, checks: table.checks };
-    this.#inWorker("scrub", { scrub, numbers: [] })
+    // Taking the reply (which reads poll for) lets the table's reads stop
+    // looking at its marks once every block is marked.
+    this.#inWorker("scrub", { scrub, numbers: [] }, () => void table.refreshChecks())
       // A block that fails is left unmarked: the read that needs it reports it.
       .catch(() => undefined)
       .then((outcome) => {

@@ -7,7 +7,7 @@
 
 import { type FileSystem, joinPath } from "./fs.ts";
 import type { BlockCache } from "./sstable/block_cache.ts";
-import { Table, type TableIterator, type TableOpenOptions } from "./sstable/table_reader.ts";
+import { Table, type TableIterator } from "./sstable/table_reader.ts";
 
 /** The name of table file `n`. */
 export function tableName(n: number): string {
@@ -139,8 +139,8 @@ export class TableCache {
    * Opens the table if it is not open, ahead of the reads that will need
    * it (its index and filter are loaded and checked now). With
    * `justWritten`, the file is one this process has just written, and its
-   * data blocks still in memory need no check (see
-   * {@linkcode TableOpenOptions.justWritten}).
+   * data blocks still in memory need no check (the `justWritten` option of
+   * {@linkcode Table.open}).
    */
   preload(number: number, options: { justWritten?: boolean } = {}): void {
     this.#slot(number, 0, options.justWritten ?? false);

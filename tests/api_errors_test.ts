@@ -126,6 +126,8 @@ describe("wrong argument types are TypeErrors", () => {
         { memtableSize: -1 },
         { memtableSize: 1.5 },
         { blockCacheSize: "big" },
+        { blockRestartInterval: 0 },
+        { blockRestartInterval: 2.5 },
         { sync: "yes" },
         { createIfMissing: 1 },
         { compaction: "fast" },

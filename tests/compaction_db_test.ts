@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { type DB, open, type OpenOptions } from "../mod.ts";
+import { defaultFileSystem } from "../lib/fs.ts";
+import { Block } from "../lib/sstable/block.ts";
+import { Table } from "../lib/sstable/table_reader.ts";
 import { FaultFileSystem } from "./_fault_fs.ts";
 import { withTempDir } from "./_temp.ts";
 
@@ -340,4 +343,42 @@ describe("background work", () => {
       await db.close();
     });
   });
+});
+
+describe("table settings", () => {
+  // Restart points in the first data block of each table in `dir`, and its entries.
+  function firstBlockShape(dir: string): { restarts: number; entries: number }[] {
+    const fs = defaultFileSystem();
+    return nodeFs.readdirSync(dir).filter((n) => n.endsWith(".sst")).map((name) => {
+      const table = Table.open(fs.openRead(path.join(dir, name)), { fileNumber: 1 });
+      try {
+        const { offset, size } = table.describe().dataBlocks[0];
+        const block = new Block(
+          nodeFs.readFileSync(path.join(dir, name)).subarray(offset, offset + size),
+        );
+        let entries = 0;
+        const it = block.iterator();
+        for (it.seekToFirst(); it.valid(); it.next()) entries++;
+        return { restarts: block.numRestarts, entries };
+      } finally {
+        table.close();
+      }
+    });
+  }
+
+  for (const interval of [1, 16]) {
+    it(`tables are written with a restart point every ${interval} entries when opened so`, async () => {
+      await withDb(async (dir) => {
+        const db = await open(dir, { blockRestartInterval: interval, autoCompaction: false });
+        await fill(db, 0, 200, "v");
+        await db.flush();
+        await db.close();
+        const shapes = firstBlockShape(dir);
+        assert.equal(shapes.length, 1);
+        const { restarts, entries } = shapes[0];
+        assert.ok(entries > 16, `${entries} entries`);
+        assert.equal(restarts, Math.ceil(entries / interval));
+      });
+    });
+  }
 });

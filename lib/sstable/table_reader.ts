@@ -152,13 +152,17 @@ export class Table {
   #cache: BlockCache | undefined;
   #index: Block;
   #bloom: BloomFilter;
+  // Where each data block starts, and where the data area ends: blocks
+  // lie end to end, so block i's size follows from its neighbour, which
+  // shares its cache line.
   #offsets: Float64Array;
-  #sizes: Float64Array;
   #blockCount: number;
   // For a mapped file, blocks are views into the map, and 1 marks a data
   // block whose checksum and restart points were checked already.
   #mapped: boolean;
   #checked: Uint8Array;
+  // Every mark in #checked is set (see refreshChecks): reads need not look.
+  #allChecked = false;
   #getIter: BlockIterator = new BlockIterator();
   #spareIterators: TableIterator[] = [];
   // Bytes shared by every index key, and of each index key the 4 bytes that
@@ -254,8 +258,7 @@ export class Table {
         this.#words[j] = keyWord(d, at, at + index.restartKeyLength(j) - KEY_TRAILER_SIZE, p);
       }
     }
-    this.#offsets = new Float64Array(n);
-    this.#sizes = new Float64Array(n);
+    this.#offsets = new Float64Array(n + 1);
     this.#mapped = file.mapped === true && file.view !== undefined;
     const marks = this.#mapped ? n : 0;
     this.#checked = options.checks?.length === marks && marks > 0
@@ -284,14 +287,21 @@ export class Table {
       const size = reader.varint();
       if (!reader.done()) throw this.#corrupt("block handle in index has trailing bytes", at);
       this.#checkHandle(offset, size, at);
-      if (offset < end || offset + size + BLOCK_TRAILER_SIZE > this.#handles.filter.offset) {
-        throw this.#corrupt("data block handles overlap or leave the data area", at);
+      if (offset !== end || offset + size + BLOCK_TRAILER_SIZE > this.#handles.filter.offset) {
+        throw this.#corrupt("data block handles leave a gap, overlap or leave the data area", at);
       }
       end = offset + size + BLOCK_TRAILER_SIZE;
       this.#offsets[i] = offset;
-      this.#sizes[i] = size;
     }
+    if (end !== this.#handles.filter.offset) {
+      throw this.#corrupt(
+        `data blocks end at ${end} but the filter block starts at ${this.#handles.filter.offset}`,
+        indexAt,
+      );
+    }
+    this.#offsets[n] = end;
     if (options.justWritten && this.#mapped) this.#markResident();
+    this.refreshChecks();
   }
 
   // Marks the data blocks wholly in memory as checked.
@@ -415,6 +425,37 @@ export class Table {
   }
 
   /**
+   * Takes note of the marks in {@linkcode Table.checks}, which another
+   * thread's scrub may have set since: once every data block is marked,
+   * reads stop looking at the marks. Returns whether every block is marked.
+   *
+   * @example
+   * ```ts
+   * import { Table } from "./table_reader.ts";
+   * import { TableBuilder } from "./table_builder.ts";
+   * import { defaultFileSystem } from "../fs.ts";
+   * const fs = defaultFileSystem();
+   * const path = await Deno.makeTempFile();
+   * const out = fs.openWrite(path);
+   * const builder = new TableBuilder(out);
+   * builder.add(new TextEncoder().encode("k"), 1, 1, new TextEncoder().encode("v"));
+   * builder.finish();
+   * out.close();
+   * const table = Table.open(fs.openRead(path, { map: true }), { fileNumber: 1 });
+   * table.scrub();
+   * console.log(table.refreshChecks()); // true with `deno run -A`, where the file is mapped
+   * table.close();
+   * ```
+   */
+  refreshChecks(): boolean {
+    const checked = this.#checked;
+    let all = checked.length > 0;
+    for (let i = 0; all && i < checked.length; i++) all = checked[i] === 1;
+    this.#allChecked = all;
+    return all;
+  }
+
+  /**
    * Checks, ahead of the reads that will need them, the data blocks of a
    * mapped table that are in memory and not checked yet, marking each in
    * {@linkcode Table.checks}. Blocks on disk are left for their first read,
@@ -458,11 +499,16 @@ export class Table {
   // True when every page of data block i (its trailer included) is in memory.
   #inMemory(i: number, { pageSize, pages }: ResidentPages): boolean {
     const start = this.#offsets[i];
-    const last = Math.floor((start + this.#sizes[i] + BLOCK_TRAILER_SIZE - 1) / pageSize);
+    const last = Math.floor((this.#offsets[i + 1] - 1) / pageSize);
     for (let p = Math.floor(start / pageSize); p <= last; p++) {
       if ((pages[p] & 1) === 0) return false;
     }
     return true;
+  }
+
+  // The size of data block i's contents.
+  #blockSize(i: number): number {
+    return this.#offsets[i + 1] - this.#offsets[i] - BLOCK_TRAILER_SIZE;
   }
 
   /** Number of data blocks. */
@@ -529,20 +575,24 @@ export class Table {
   // checked on its first read only.
   #viewDataBlock(i: number): Block {
     const offset = this.#offsets[i];
-    const size = this.#sizes[i];
-    const bytes = this.#file.view!(offset, size + BLOCK_TRAILER_SIZE);
-    if (bytes === undefined) {
-      throw this.#corrupt("data block lies past the end of the file", offset);
-    }
-    const data = bytes.subarray(0, size);
-    if (this.#checked[i] === 1) {
+    const size = this.#blockSize(i);
+    if (this.#allChecked || this.#checked[i] === 1) {
+      const data = this.#file.view!(offset, size);
+      if (data === undefined) throw this.#pastEnd(offset);
       return new Block(data, { file: this.fileName, offset, trusted: true });
     }
+    const bytes = this.#file.view!(offset, size + BLOCK_TRAILER_SIZE);
+    if (bytes === undefined) throw this.#pastEnd(offset);
+    const data = bytes.subarray(0, size);
     this.#checkTrailer(bytes, size, offset, "data");
     const block = new Block(data, { file: this.fileName, offset, checkOrder: false });
     if (block.numRestarts === 0) throw this.#corrupt("empty data block", offset);
     this.#checked[i] = 1;
     return block;
+  }
+
+  #pastEnd(offset: number): CorruptionError {
+    return this.#corrupt("data block lies past the end of the file", offset);
   }
 
   // Reads data block i and checks its checksum and structure. With
@@ -551,7 +601,7 @@ export class Table {
   // to verify(), since a block whose checksum matched was written so.
   #loadDataBlock(i: number, checkKeys: boolean): Block {
     const offset = this.#offsets[i];
-    const size = this.#sizes[i];
+    const size = this.#blockSize(i);
     const into = checkKeys ? undefined : this.#cache?.allocate(size + BLOCK_TRAILER_SIZE);
     const block = new Block(this.#readBlock({ offset, size }, "data", into), {
       file: this.fileName,
@@ -684,7 +734,7 @@ export class Table {
       pos = offset + size + BLOCK_TRAILER_SIZE;
     };
     for (let i = 0; i < this.#blockCount; i++) {
-      next(`data block ${i}`, this.#offsets[i], this.#sizes[i]);
+      next(`data block ${i}`, this.#offsets[i], this.#blockSize(i));
     }
     const h = this.#handles;
     next("filter block", h.filter.offset, h.filter.size);
@@ -715,7 +765,7 @@ export class Table {
       const ulen = stored.length - KEY_TRAILER_SIZE;
       dataBlocks.push({
         offset: this.#offsets[i],
-        size: this.#sizes[i],
+        size: this.#blockSize(i),
         indexKey: stored.slice(0, ulen),
         indexSeq: readKeySeq(stored, ulen),
       });
