@@ -376,7 +376,7 @@ export interface TableSink {
   /** Data block size of new tables. */
   blockSize: number;
   /** Entries between restart points in the data blocks of new tables. */
-  restartInterval: number;
+  blockRestartInterval: number;
   /** Bloom filter bits per key of new tables. */
   bloomBitsPerKey: number;
   /** Called between slices of work; resolves false to abandon the job. */
@@ -391,14 +391,14 @@ export function directorySink(
   fs: FileSystem,
   dir: string,
   numbers: readonly number[],
-  settings: Pick<TableSink, "blockSize" | "restartInterval" | "bloomBitsPerKey" | "pause">,
+  settings: Pick<TableSink, "blockSize" | "blockRestartInterval" | "bloomBitsPerKey" | "pause">,
 ): TableSink {
   return {
     create: (n) => fs.openWrite(joinPath(dir, tableName(n))),
     remove: (n) => fs.remove(joinPath(dir, tableName(n))),
     numbers: [...numbers],
     blockSize: settings.blockSize,
-    restartInterval: settings.restartInterval,
+    blockRestartInterval: settings.blockRestartInterval,
     bloomBitsPerKey: settings.bloomBitsPerKey,
     pause: settings.pause,
   };
@@ -492,7 +492,7 @@ export async function buildTables(
             file,
             builder: new TableBuilder(file, {
               blockSize: sink.blockSize,
-              restartInterval: sink.restartInterval,
+              restartInterval: sink.blockRestartInterval,
               bloomBitsPerKey: sink.bloomBitsPerKey,
             }),
             syncedUpTo: 0,

@@ -55,7 +55,7 @@ export interface WorkerRequest {
   /** Data block size of new tables. */
   blockSize: number;
   /** Entries between restart points in the data blocks of new tables. */
-  restartInterval: number;
+  blockRestartInterval: number;
   /** Bloom filter bits per key of new tables. */
   bloomBitsPerKey: number;
   /** Set to 1 by the main thread to abandon the job (checked between slices). */
@@ -95,7 +95,7 @@ const fs = defaultFileSystem();
 function sinkFor(request: WorkerRequest): TableSink {
   return directorySink(fs, request.dir, request.numbers, {
     blockSize: request.blockSize,
-    restartInterval: request.restartInterval,
+    blockRestartInterval: request.blockRestartInterval,
     bloomBitsPerKey: request.bloomBitsPerKey,
     pause: () => Promise.resolve(Atomics.load(request.abort, 0) === 0),
   });

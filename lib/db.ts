@@ -634,11 +634,7 @@ export class DB {
       const number = nextFileNumber++;
       // The same path as a flush: no snapshot is live yet, so only the
       // newest version of each key is kept.
-      const sink = directorySink(fs, dir, [number], {
-        ...settings,
-        restartInterval: settings.blockRestartInterval,
-      });
-      const outputs = await writeMemTable(mem, [], sink);
+      const outputs = await writeMemTable(mem, [], directorySink(fs, dir, [number], settings));
       fs.syncDir(dir);
       edit.added = outputs!.map((file) => ({ level: 0, file }));
       version = version.apply(edit);
@@ -1311,14 +1307,12 @@ export class DB {
   // Installs flushes and compactions the workers finished while this thread
   // was busy: a caller reading in a long synchronous loop (or awaiting only
   // settled promises) gives the event loop no turn to deliver their replies,
-  // and would otherwise read from every level-0 file until it stops (or
-  // look at every block's check mark, for a scrub's reply).
+  // and would otherwise read from every level-0 file until it stops.
   #harvest(): void {
     const workers = this.#workers;
     let due = this.#compactionDue;
     if (workers.flush?.poll()) due = true;
     if (workers.compact?.poll()) due = true;
-    workers.scrub?.poll();
     if (due) this.#compactNow();
   }
 
@@ -1673,7 +1667,7 @@ export class DB {
   #sink(numbers: number[]): TableSink {
     return directorySink(this.#fs, this.#dir, numbers, {
       blockSize: this.#settings.blockSize,
-      restartInterval: this.#settings.blockRestartInterval,
+      blockRestartInterval: this.#settings.blockRestartInterval,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
       pause: async () => {
         await yieldToEventLoop();
@@ -1707,7 +1701,7 @@ export class DB {
       ...request,
       dir: this.#dir,
       blockSize: this.#settings.blockSize,
-      restartInterval: this.#settings.blockRestartInterval,
+      blockRestartInterval: this.#settings.blockRestartInterval,
       bloomBitsPerKey: this.#settings.bloomBitsPerKey,
     }, settle);
     if (outputs === WORKER_UNAVAILABLE) this.#workersFailed = true;
@@ -1732,14 +1726,13 @@ export class DB {
 
   // When reads start using a table, a worker checks its blocks that are in
   // memory, so that the reads find them checked: the checksums are computed
-  // on another core instead of in the first read of each block. Tables that
-  // only writes have touched (compaction outputs, say) are left alone.
+  // on another core instead of in the first read of each block. Tables a
+  // flush or compaction has just written need none: installing them marked
+  // their blocks in memory.
   #scrubInBackground(table: Table): void {
     if (this.#closed) return;
     const scrub = { number: table.fileNumber, checks: table.checks };
-    // Taking the reply (which reads poll for) lets the table's reads stop
-    // looking at its marks once every block is marked.
-    this.#inWorker("scrub", { scrub, numbers: [] }, () => void table.refreshChecks())
+    this.#inWorker("scrub", { scrub, numbers: [] })
       // A block that fails is left unmarked: the read that needs it reports it.
       .catch(() => undefined)
       .then((outcome) => {

@@ -227,7 +227,7 @@ describe("buildTables", () => {
       remove: () => {},
       numbers: [1],
       blockSize: 4096,
-      restartInterval: 16,
+      blockRestartInterval: 16,
       bloomBitsPerKey: 10,
     });
     assert.equal(outputs?.length, 1);

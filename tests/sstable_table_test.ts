@@ -673,18 +673,6 @@ describe("table", () => {
       );
     });
 
-    it("tells once every block is marked, so that reads stop looking at the marks", () => {
-      const table = reader(good);
-      assert.equal(table.refreshChecks(), false);
-      const resident = allPages(good);
-      resident.pages[0] = 0;
-      scrubber(good, table.checks, resident).scrub();
-      assert.equal(table.refreshChecks(), false, "the first block is not in memory");
-      scrubber(good, table.checks).scrub();
-      assert.equal(table.refreshChecks(), true);
-      for (const e of many) sameFound(table.get(e.key, e.seq), modelGet(many, e.key, e.seq));
-    });
-
     it("stops when asked, every 64 blocks", () => {
       const table = reader(good);
       let asked = 0;

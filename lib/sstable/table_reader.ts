@@ -161,8 +161,6 @@ export class Table {
   // block whose checksum and restart points were checked already.
   #mapped: boolean;
   #checked: Uint8Array;
-  // Every mark in #checked is set (see refreshChecks): reads need not look.
-  #allChecked = false;
   #getIter: BlockIterator = new BlockIterator();
   #spareIterators: TableIterator[] = [];
   // Bytes shared by every index key, and of each index key the 4 bytes that
@@ -301,7 +299,6 @@ export class Table {
     }
     this.#offsets[n] = end;
     if (options.justWritten && this.#mapped) this.#markResident();
-    this.refreshChecks();
   }
 
   // Marks the data blocks wholly in memory as checked.
@@ -425,37 +422,6 @@ export class Table {
   }
 
   /**
-   * Takes note of the marks in {@linkcode Table.checks}, which another
-   * thread's scrub may have set since: once every data block is marked,
-   * reads stop looking at the marks. Returns whether every block is marked.
-   *
-   * @example
-   * ```ts
-   * import { Table } from "./table_reader.ts";
-   * import { TableBuilder } from "./table_builder.ts";
-   * import { defaultFileSystem } from "../fs.ts";
-   * const fs = defaultFileSystem();
-   * const path = await Deno.makeTempFile();
-   * const out = fs.openWrite(path);
-   * const builder = new TableBuilder(out);
-   * builder.add(new TextEncoder().encode("k"), 1, 1, new TextEncoder().encode("v"));
-   * builder.finish();
-   * out.close();
-   * const table = Table.open(fs.openRead(path, { map: true }), { fileNumber: 1 });
-   * table.scrub();
-   * console.log(table.refreshChecks()); // true with `deno run -A`, where the file is mapped
-   * table.close();
-   * ```
-   */
-  refreshChecks(): boolean {
-    const checked = this.#checked;
-    let all = checked.length > 0;
-    for (let i = 0; all && i < checked.length; i++) all = checked[i] === 1;
-    this.#allChecked = all;
-    return all;
-  }
-
-  /**
    * Checks, ahead of the reads that will need them, the data blocks of a
    * mapped table that are in memory and not checked yet, marking each in
    * {@linkcode Table.checks}. Blocks on disk are left for their first read,
@@ -576,7 +542,7 @@ export class Table {
   #viewDataBlock(i: number): Block {
     const offset = this.#offsets[i];
     const size = this.#blockSize(i);
-    if (this.#allChecked || this.#checked[i] === 1) {
+    if (this.#checked[i] === 1) {
       const data = this.#file.view!(offset, size);
       if (data === undefined) throw this.#pastEnd(offset);
       return new Block(data, { file: this.fileName, offset, trusted: true });
@@ -721,9 +687,10 @@ export class Table {
   }
 
   // Every byte must belong to a checksummed block or the footer: data
-  // blocks back to back from offset 0, then filter, properties and index.
+  // blocks back to back from offset 0 (as opening the table made sure),
+  // then filter, properties and index.
   #checkLayout(): void {
-    let pos = 0;
+    let pos = this.#offsets[this.#blockCount];
     const next = (what: string, offset: number, size: number): void => {
       if (offset !== pos) {
         throw this.#corrupt(
@@ -733,9 +700,6 @@ export class Table {
       }
       pos = offset + size + BLOCK_TRAILER_SIZE;
     };
-    for (let i = 0; i < this.#blockCount; i++) {
-      next(`data block ${i}`, this.#offsets[i], this.#blockSize(i));
-    }
     const h = this.#handles;
     next("filter block", h.filter.offset, h.filter.size);
     next("properties block", h.properties.offset, h.properties.size);
